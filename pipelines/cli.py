@@ -1,0 +1,161 @@
+"""The ``kubetfx`` command line: a thin layer over ``kubetfx.pipelines``."""
+
+import shlex
+import sys
+import time
+from importlib import metadata as importlib_metadata
+
+import click
+
+from kubetfx.pipelines import config as config_lib
+from kubetfx.pipelines.errors import PipelineFailed, UserError
+
+
+def _version() -> str:
+    return importlib_metadata.version("kubetfx")
+
+
+def _fail(error: Exception) -> None:
+    click.echo(f"kubetfx: error: {error}", err=True)
+    sys.exit(getattr(error, "exit_code", 1))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "--version", prog_name="kubetfx")
+def cli() -> None:
+    """Run the kubetfx TFX pipeline locally, and manage its schema.
+
+    The pipeline trains a Chicago taxi tip classifier: CsvExampleGen,
+    StatisticsGen, ImportSchemaGen, ExampleValidator, a data gate, Transform,
+    Trainer, Evaluator (against the model already pushed) and Pusher.
+    """
+
+
+@cli.command()
+@click.option(
+    "--data",
+    "data_root",
+    type=click.Path(),
+    default=None,
+    help="Folder of CSV files in the Chicago taxi format.  "
+    "[default: the taxi sample in the tfx package]",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=config_lib.DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Holds metadata.db, pipeline_root/, logs/ and serving/<version>/ with the pushed model.",
+)
+@click.option(
+    "--train-steps",
+    type=click.IntRange(min=1),
+    default=config_lib.DEFAULT_TRAIN_STEPS,
+    show_default=True,
+    help="Training steps.",
+)
+@click.option(
+    "--eval-steps",
+    type=click.IntRange(min=1),
+    default=config_lib.DEFAULT_EVAL_STEPS,
+    show_default=True,
+    help="Validation steps during training.",
+)
+@click.option(
+    "--min-accuracy",
+    type=click.FloatRange(0.0, 1.0),
+    default=config_lib.DEFAULT_MIN_ACCURACY,
+    show_default=True,
+    help="Binary accuracy a model needs on the eval split to be pushed.",
+)
+@click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(),
+    default=None,
+    help="Schema the data is validated against.  [default: the reviewed taxi schema]",
+)
+@click.option(
+    "--beam-args",
+    default="",
+    help='Apache Beam pipeline options, quoted as one string, e.g. "--direct_num_workers=2".',
+)
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
+)
+def run(
+    data_root, output_dir, train_steps, eval_steps, min_accuracy, schema_file, beam_args, verbose
+) -> None:
+    """Run the taxi pipeline locally with TFX's LocalDagRunner.
+
+    Caching is on: a re-run with unchanged data and code reuses earlier
+    results. A model is pushed to OUTPUT_DIR/serving/ only if the Evaluator
+    blesses it; the run stops before training if the data breaks the schema.
+    """
+    from kubetfx.pipelines import local
+
+    overrides = {}
+    if data_root is not None:
+        overrides["data_root"] = data_root
+    if schema_file is not None:
+        overrides["schema_file"] = schema_file
+    try:
+        run_config = config_lib.PipelineConfig(
+            output_dir=output_dir,
+            train_steps=train_steps,
+            eval_steps=eval_steps,
+            min_accuracy=min_accuracy,
+            beam_args=tuple(shlex.split(beam_args)),
+            **overrides,
+        )
+    except ValueError as e:
+        _fail(UserError(f"--beam-args is not a valid shell-quoted string ({e})"))
+    click.echo(f"kubetfx: running {run_config.pipeline_name} on {run_config.data_root}")
+    started = time.monotonic()
+    try:
+        outcome = local.run(run_config, verbose=verbose)
+    except (UserError, PipelineFailed) as e:
+        _fail(e)
+    elapsed = time.monotonic() - started
+    cached = sum(c.outcome == "cached" for c in outcome.components)
+    click.echo(
+        f"kubetfx: run {outcome.run_id} finished in {elapsed:.1f} s "
+        f"({len(outcome.components) - cached} ran, {cached} cached); log: {outcome.log_path}"
+    )
+    if outcome.pushed_to:
+        click.echo(f"kubetfx: model blessed and pushed to {outcome.pushed_to}")
+    elif outcome.blessed is False:
+        click.echo("kubetfx: model not blessed, nothing pushed; the serving folder is unchanged")
+        for failure in outcome.evaluation_failures:
+            click.echo(f"  {failure}")
+    elif outcome.serving_version:
+        click.echo(f"kubetfx: model blessed; already serving as version {outcome.serving_version}")
+
+
+@cli.command()
+@click.option("--data", "data_root", type=click.Path(), required=True, help="Folder of CSV files.")
+@click.option(
+    "--output",
+    type=click.Path(),
+    default="schema.pbtxt",
+    show_default=True,
+    help="Where to write the text-format schema.",
+)
+@click.option("--force", is_flag=True, help="Replace --output if it exists.")
+def schema(data_root, output, force) -> None:
+    """Infer a starting schema from a folder of CSV files.
+
+    Review it (types, domains, which features are required) before the
+    pipeline validates new data against it with `kubetfx run --schema`.
+    """
+    from kubetfx.pipelines.schema import infer_schema
+
+    try:
+        summary = infer_schema(data_root, output, overwrite=force)
+    except UserError as e:
+        _fail(e)
+    click.echo(f"kubetfx: wrote {output}: {summary}; review it before use")
+
+
+def main() -> None:
+    cli(prog_name="kubetfx")

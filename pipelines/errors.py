@@ -1,0 +1,19 @@
+"""Errors a user can act on. Their message says what is wrong and how to fix it."""
+
+
+class UserError(Exception):
+    """Bad input from the user: the run cannot start or cannot go on."""
+
+    exit_code = 2
+
+
+class PipelineFailed(Exception):
+    """A pipeline task failed; the message names it and what it reported."""
+
+    exit_code = 1
+
+
+class DataGateStopped(PipelineFailed):
+    """The data gate stopped the run before training."""
+
+    exit_code = 3

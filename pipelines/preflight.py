@@ -1,0 +1,95 @@
+"""Checks of user input that run before any pipeline task starts.
+
+Each failure is a ``UserError`` whose message names the file or folder and
+says what to change, so a bad argument never costs a partial run.
+"""
+
+import csv
+import glob
+import os
+import uuid
+from collections.abc import Iterable
+
+from kubetfx.pipelines.errors import UserError
+
+
+def csv_files(data_root: str) -> list[str]:
+    """The ``*.csv`` files directly in ``data_root``, sorted; errors if there are none."""
+    if not os.path.exists(data_root):
+        raise UserError(
+            f"data folder {data_root} does not exist; pass --data with a folder of CSV files"
+        )
+    if not os.path.isdir(data_root):
+        raise UserError(f"--data must be a folder of CSV files, but {data_root} is a file")
+    files = sorted(glob.glob(os.path.join(glob.escape(data_root), "*.csv")))
+    if not files:
+        raise UserError(
+            f"data folder {data_root} has no .csv files; put the CSV files directly in it"
+        )
+    return files
+
+
+def read_header(path: str) -> list[str]:
+    """The column names in the first line of a CSV file."""
+    with open(path, newline="", encoding="utf-8") as f:
+        try:
+            header = next(csv.reader(f))
+        except StopIteration:
+            raise UserError(
+                f"{path} is empty; every CSV file needs a header row and data rows"
+            ) from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise UserError(f"{path} is not a readable UTF-8 CSV file ({e})") from None
+    return [name.strip() for name in header]
+
+
+def has_data_row(path: str) -> bool:
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        next(reader, None)
+        return any(any(cell.strip() for cell in row) for row in reader)
+
+
+def check_data(data_root: str, required_columns: Iterable[str], label: str) -> list[str]:
+    """Validates a folder of CSV files for the pipeline and returns the files.
+
+    Every file must have the same header, containing ``label`` and all of
+    ``required_columns``; at least one file must have a data row.
+    """
+    files = csv_files(data_root)
+    first_header = read_header(files[0])
+    for path in files[1:]:
+        header = read_header(path)
+        if header != first_header:
+            raise UserError(
+                f"{path} has columns {','.join(header)} but {files[0]} has "
+                f"{','.join(first_header)}; all CSV files in --data need the same header"
+            )
+    if label not in first_header:
+        raise UserError(
+            f"{files[0]} has no '{label}' column, the label the model learns; "
+            f"its columns are: {','.join(first_header)}"
+        )
+    missing = sorted(set(required_columns) - set(first_header))
+    if missing:
+        raise UserError(
+            f"{files[0]} lacks the feature columns {','.join(missing)}; add them to the CSV"
+        )
+    if not any(has_data_row(path) for path in files):
+        raise UserError(f"the CSV files in {data_root} have a header but no data rows")
+    return files
+
+
+def check_writable_dir(path: str, flag: str = "--output-dir") -> None:
+    """Creates ``path`` if needed and proves a file can be written in it."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = os.path.join(path, f".kubetfx-write-test-{uuid.uuid4().hex}")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise UserError(
+            f"cannot write to {path} ({reason}); pass {flag} with a writable folder"
+        ) from None

@@ -1,0 +1,32 @@
+"""Packaging for kubetfx.
+
+The top-level folders map onto one installed namespace: ``components/`` is
+``kubetfx.components`` (code that runs inside a pipeline task) and
+``pipelines/`` is ``kubetfx.pipelines`` (pipeline wiring, runners and the CLI).
+Exact versions of every dependency live in ``requirements.lock``.
+"""
+
+from setuptools import setup
+
+setup(
+    name="kubetfx",
+    version="0.1.0",
+    description="TFX pipelines that run locally and on open-source Kubeflow Pipelines 2.x",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10,<3.11",
+    packages=["kubetfx.components", "kubetfx.pipelines"],
+    package_dir={
+        "kubetfx.components": "components",
+        "kubetfx.pipelines": "pipelines",
+    },
+    package_data={"kubetfx.components": ["schema/*.pbtxt"]},
+    install_requires=[
+        "tfx[kfp]==1.16.0",
+        "apache-beam[gcp]==2.59.0",
+        "tf-keras==2.16.0",
+        "click>=8.0",
+    ],
+    entry_points={"console_scripts": ["kubetfx=kubetfx.pipelines.cli:main"]},
+)
