@@ -1,0 +1,53 @@
+"""Shared fixtures: real taxi data, sliced small, and the real ``kubetfx`` command."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import pytest
+
+from kubetfx.pipelines.config import bundled_taxi_data
+
+TAXI_CSV = Path(bundled_taxi_data()) / "data.csv"
+KUBETFX = str(Path(sys.executable).parent / "kubetfx")
+
+
+def read_taxi_rows(limit: int) -> List[Dict[str, str]]:
+    """The first ``limit`` rows of the taxi sample that ships with tfx."""
+    with open(TAXI_CSV, newline="") as f:
+        reader = csv.DictReader(f)
+        return [row for _, row in zip(range(limit), reader)]
+
+
+def taxi_header() -> List[str]:
+    with open(TAXI_CSV, newline="") as f:
+        return next(csv.reader(f))
+
+
+def write_csv(path: Path, rows: Sequence[Dict[str, str]], header: Sequence[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(header))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run_kubetfx(*args: str, cwd: Path = None) -> subprocess.CompletedProcess:
+    """Runs the installed console script, as a user would."""
+    return subprocess.run(
+        [KUBETFX, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=1800,
+    )
+
+
+@pytest.fixture(scope="session")
+def taxi_rows() -> List[Dict[str, str]]:
+    return read_taxi_rows(3000)
