@@ -1,0 +1,52 @@
+# kubetfx developer commands. `make run` and `make test` create the virtual
+# environment from requirements.lock first when it is missing or out of date.
+
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+# TFX 1.16 needs Python 3.10: pyenv's 3.10.13 if present, else python3.10 on PATH.
+PYTHON310 ?= $(shell if command -v pyenv >/dev/null 2>&1 && pyenv prefix 3.10.13 >/dev/null 2>&1; \
+	then echo "$$(pyenv prefix 3.10.13)/bin/python3.10"; else command -v python3.10; fi)
+# Extra arguments for `make run`, e.g. make run ARGS="--train-steps 200".
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: venv run test test-fast lint format lock clean
+
+venv: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.lock setup.py
+	@test -n "$(PYTHON310)" || { echo "make: Python 3.10 not found; install it (pyenv install 3.10.13) or pass PYTHON310=/path/to/python3.10" >&2; exit 1; }
+	$(PYTHON310) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	touch $@
+
+## Run the Chicago taxi pipeline locally (outputs in ./kubetfx_output).
+run: venv
+	$(BIN)/kubetfx run $(ARGS)
+
+## Lint, then every test, the end-to-end pipeline runs included.
+test: venv lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Lint and the unit tests only (about two minutes).
+test-fast: venv lint
+	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Re-resolve requirements.in into requirements.lock.
+lock: venv
+	$(BIN)/uv pip compile requirements.in --python-version 3.10 \
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) kubetfx.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,191 @@
+"""The real taxi pipeline on LocalDagRunner, run several times over one output folder.
+
+Each run goes through the installed ``kubetfx`` command; what happened is read
+back from the ML Metadata store and the serving folder.
+"""
+
+import csv
+import os
+
+import pytest
+import tensorflow as tf
+
+from kubetfx.components.pusher import model_digest
+from kubetfx.pipelines import metadata
+from kubetfx.pipelines.config import PIPELINE_NAME, bundled_schema
+from tests.conftest import run_kubetfx, taxi_header, write_csv
+
+pytestmark = pytest.mark.e2e
+
+FAST = ["--train-steps", "200", "--eval-steps", "20"]
+TRAINING_NODES = {
+    "CsvExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "DataGate",
+    "Transform",
+    "Trainer",
+}
+ALL_NODES = TRAINING_NODES | {"LatestPushedModel", "Evaluator", "Pusher"}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, taxi_rows):
+    root = tmp_path_factory.mktemp("e2e")
+    # Another folder of taxi-format CSVs, in two files.
+    write_csv(root / "taxi" / "part-1.csv", taxi_rows[:1500], taxi_header())
+    write_csv(root / "taxi" / "part-2.csv", taxi_rows[1500:], taxi_header())
+    return root
+
+
+def _run(workspace, *extra, data="taxi"):
+    return run_kubetfx(
+        "run", "--data", str(workspace / data), "--output-dir", str(workspace / "out"), *extra
+    )
+
+
+def _latest_executions(workspace):
+    store = metadata.connect(str(workspace / "out" / "metadata.db"))
+    run_id = metadata.latest_run(store, PIPELINE_NAME)
+    return {e.node_id: e for e in metadata.run_executions(store, PIPELINE_NAME, run_id)}
+
+
+def _serving_state(workspace):
+    serving = workspace / "out" / "serving"
+    return {v: model_digest(str(serving / v)) for v in sorted(os.listdir(serving))}
+
+
+@pytest.fixture(scope="module")
+def first_run(workspace):
+    result = _run(workspace, *FAST)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def second_run(workspace, first_run):
+    result = _run(workspace, *FAST)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, _latest_executions(workspace)
+
+
+@pytest.fixture(scope="module")
+def third_run(workspace, second_run):
+    result = _run(workspace, *FAST)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, _latest_executions(workspace)
+
+
+def test_first_run_executes_every_component_and_pushes(workspace, first_run):
+    executions = _latest_executions(workspace)
+    assert set(executions) == ALL_NODES
+    assert {e.state for e in executions.values()} == {"complete"}
+    (version,) = _serving_state(workspace)
+    assert f"model blessed and pushed to {workspace / 'out' / 'serving' / version}" in (
+        first_run.stdout
+    )
+    for node in ALL_NODES:
+        assert node in first_run.stdout  # progress line per component
+    assert "INFO" not in first_run.stdout + first_run.stderr  # TFX logs went to the log file
+    assert len(os.listdir(workspace / "out" / "logs")) == 1
+
+
+def test_pushed_model_serves_raw_taxi_rows(workspace, first_run, taxi_rows):
+    (version,) = _serving_state(workspace)
+    loaded = tf.saved_model.load(str(workspace / "out" / "serving" / version))
+    serve = loaded.signatures["serving_default"]
+    examples = [_to_example(row).SerializeToString() for row in taxi_rows[:50]]
+    outputs = serve(examples=tf.constant(examples))["outputs"].numpy()
+    assert outputs.shape == (50, 1)
+    assert ((outputs >= 0) & (outputs <= 1)).all()
+    assert outputs.std() > 0  # not one constant answer
+
+
+def _to_example(row):
+    """A tf.Example of one raw CSV row without the label, typed by the schema."""
+    from tfx.utils import io_utils
+
+    schema = io_utils.SchemaReader().read(bundled_schema())
+    feature = {}
+    for spec in schema.feature:
+        text = row[spec.name]
+        if spec.name == "tips":
+            continue
+        if spec.type == 1:  # BYTES
+            values = [text.encode()] if text else []
+            feature[spec.name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        elif spec.type == 2:  # INT
+            values = [int(text)] if text else []
+            feature[spec.name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+        else:
+            values = [float(text)] if text else []
+            feature[spec.name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def test_rerun_reuses_training_and_does_not_push_a_duplicate(workspace, second_run):
+    result, executions = second_run
+    cached = {node for node, e in executions.items() if e.state == "cached"}
+    assert TRAINING_NODES <= cached
+    # The newly pushed model is the new baseline: evaluation runs again, and finds
+    # the candidate already serving.
+    assert len(_serving_state(workspace)) == 1
+    assert "already serving as version" in result.stdout
+
+
+def test_third_run_is_entirely_cached(workspace, third_run):
+    result, executions = third_run
+    assert set(executions) == ALL_NODES
+    assert {e.state for e in executions.values()} == {"cached"}
+    assert "(0 ran, 10 cached)" in result.stdout
+
+
+def test_model_gate_keeps_the_serving_model(workspace, third_run):
+    before = _serving_state(workspace)
+    result = _run(workspace, *FAST, "--min-accuracy", "0.999")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "model not blessed, nothing pushed" in result.stdout
+    assert "binary_accuracy" in result.stdout
+    executions = _latest_executions(workspace)
+    assert executions["Evaluator"].state == "complete"
+    assert executions["Pusher"].state == "complete"
+    assert executions["Pusher"].outputs["pushed_model"][0].custom_properties["pushed"].int_value == 0
+    assert _serving_state(workspace) == before
+
+
+def test_data_gate_stops_before_training(workspace, taxi_rows, third_run):
+    broken = []
+    for row in taxi_rows:
+        row = dict(row)
+        row["trip_miles"] = f"{row['trip_miles']} mi"  # a number column turns to text
+        row["company"] = "Brand New Cab Co"  # one new category floods the column
+        broken.append(row)
+    write_csv(workspace / "broken" / "data.csv", broken, taxi_header())
+    before = _serving_state(workspace)
+
+    result = _run(workspace, *FAST, data="broken")
+
+    assert result.returncode == 3
+    error = result.stderr.strip()
+    assert error.startswith("kubetfx: error: stopped before training")
+    assert "feature 'trip_miles'" in error
+    assert "feature 'company'" in error
+    assert "Traceback" not in error
+    executions = _latest_executions(workspace)
+    assert executions["DataGate"].state == "failed"
+    assert executions["ExampleValidator"].state == "complete"
+    assert not {"Transform", "Trainer", "Evaluator", "Pusher"} & set(executions)
+    assert _serving_state(workspace) == before
+
+
+def test_every_run_has_its_log(workspace, third_run):
+    logs = sorted(os.listdir(workspace / "out" / "logs"))
+    assert len(logs) >= 3
+    with open(workspace / "out" / "logs" / logs[0]) as f:
+        assert "Component CsvExampleGen is running." in f.read()
+
+
+def test_csv_files_stay_as_given(workspace, taxi_rows):
+    with open(workspace / "taxi" / "part-1.csv", newline="") as f:
+        assert sum(1 for _ in csv.reader(f)) == 1501
