@@ -1,11 +1,12 @@
 """Shared fixtures: real taxi data, sliced small, and the real ``kubetfx`` command."""
 
 import csv
+import itertools
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Sequence
 
 import pytest
 
@@ -15,19 +16,19 @@ TAXI_CSV = Path(bundled_taxi_data()) / "data.csv"
 KUBETFX = str(Path(sys.executable).parent / "kubetfx")
 
 
-def read_taxi_rows(limit: int) -> List[Dict[str, str]]:
+def read_taxi_rows(limit: int) -> list[dict[str, str]]:
     """The first ``limit`` rows of the taxi sample that ships with tfx."""
     with open(TAXI_CSV, newline="") as f:
         reader = csv.DictReader(f)
-        return [row for _, row in zip(range(limit), reader)]
+        return list(itertools.islice(reader, limit))
 
 
-def taxi_header() -> List[str]:
+def taxi_header() -> list[str]:
     with open(TAXI_CSV, newline="") as f:
         return next(csv.reader(f))
 
 
-def write_csv(path: Path, rows: Sequence[Dict[str, str]], header: Sequence[str]) -> Path:
+def write_csv(path: Path, rows: Sequence[dict[str, str]], header: Sequence[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(header))
@@ -49,5 +50,5 @@ def run_kubetfx(*args: str, cwd: Path = None) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
-def taxi_rows() -> List[Dict[str, str]]:
+def taxi_rows() -> list[dict[str, str]]:
     return read_taxi_rows(3000)

@@ -150,7 +150,9 @@ def test_model_gate_keeps_the_serving_model(workspace, third_run):
     executions = _latest_executions(workspace)
     assert executions["Evaluator"].state == "complete"
     assert executions["Pusher"].state == "complete"
-    assert executions["Pusher"].outputs["pushed_model"][0].custom_properties["pushed"].int_value == 0
+    assert (
+        executions["Pusher"].outputs["pushed_model"][0].custom_properties["pushed"].int_value == 0
+    )
     assert _serving_state(workspace) == before
 
 

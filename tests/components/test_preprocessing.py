@@ -57,7 +57,7 @@ def test_outputs_every_model_input_and_the_label(transformed):
 
 def test_label_marks_tips_over_twenty_percent_of_fare(transformed):
     rows, output = transformed
-    for row, out in zip(rows, output):
+    for row, out in zip(rows, output, strict=True):
         fare, tips = float(row["fare"]), float(row["tips"])
         assert out[features.TRANSFORMED_LABEL_KEY] == int(tips > 0.2 * fare), row
 

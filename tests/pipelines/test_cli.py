@@ -44,7 +44,7 @@ def test_bad_data_is_one_line_and_exit_2(tmp_path, case):
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["run", "--data", str(folder), "--output-dir", str(out)])
     assert result.exit_code == 2, result.output
-    (error_line,) = [line for line in result.output.splitlines() if "error" in line]
+    (error_line,) = (line for line in result.output.splitlines() if "error" in line)
     assert error_line.startswith("kubetfx: error: ")
     assert expected in error_line
     assert not (out / "serving").exists()
