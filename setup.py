@@ -16,10 +16,11 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.11",
-    packages=["kubetfx.components", "kubetfx.pipelines"],
+    packages=["kubetfx.components", "kubetfx.pipelines", "kubetfx.pipelines.kfp"],
     package_dir={
         "kubetfx.components": "components",
         "kubetfx.pipelines": "pipelines",
+        "kubetfx.pipelines.kfp": "pipelines/kfp",
     },
     package_data={"kubetfx.components": ["schema/*.pbtxt"]},
     install_requires=[

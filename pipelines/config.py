@@ -53,6 +53,8 @@ class PipelineConfig:
     schema_file: str = dataclasses.field(default_factory=bundled_schema)
     beam_args: tuple[str, ...] = ()
     pipeline_name: str = PIPELINE_NAME
+    # Where models are pushed; default: serving/ in the output folder.
+    push_destination: str | None = None
 
     @property
     def pipeline_root(self) -> str:
@@ -64,7 +66,7 @@ class PipelineConfig:
 
     @property
     def serving_dir(self) -> str:
-        return os.path.join(self.output_dir, "serving")
+        return self.push_destination or os.path.join(self.output_dir, "serving")
 
     @property
     def log_dir(self) -> str:

@@ -19,8 +19,16 @@ TRANSFORM_MODULES = ("features.py", "preprocessing.py")
 TRAINER_MODULES = ("features.py", "model.py")
 
 
-def create_components(config: PipelineConfig) -> list[base_node.BaseNode]:
-    """The pipeline's components, in execution order."""
+def create_components(
+    config: PipelineConfig, pin_pushed_version: bool = True
+) -> list[base_node.BaseNode]:
+    """The pipeline's components, in execution order.
+
+    With ``pin_pushed_version``, the model version serving now becomes part of
+    LatestPushedModel's cache key, so a cached baseline is reused exactly until
+    a new model is pushed. Runners that build the pipeline long before it runs
+    (compiling for Kubeflow) turn this off and disable that task's cache.
+    """
     example_gen = tfx.components.CsvExampleGen(
         input_base=config.data_root,
         input_config=example_gen_pb2.Input(
@@ -54,7 +62,9 @@ def create_components(config: PipelineConfig) -> list[base_node.BaseNode]:
 
     pushed_model = baseline.LatestPushedModel(
         serving_dir=config.serving_dir,
-        expected_version=baseline.latest_pushed_version(config.serving_dir),
+        expected_version=(
+            baseline.latest_pushed_version(config.serving_dir) if pin_pushed_version else None
+        ),
     )
     model_evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],

@@ -1,0 +1,201 @@
+"""Compiles the taxi pipeline into a PipelineSpec that open-source KFP 2.x runs.
+
+TFX's KubeflowV2DagRunner targets Vertex AI. Its output is adjusted here for
+the open-source backend (see docs/kfp.md for each reason):
+- schemaVersion 2.1.0, the only version the API server accepts;
+- every task runs kubetfx's entrypoint, which copes with the backend's
+  artifact staging and empty input types, and runs the ExampleGen driver that
+  the backend never calls (``lifecycle.preCacheCheck`` is dropped);
+- pipeline parameters with defaults for what users change per run;
+- extra outputs (system.HTML, system.Markdown, system.Metrics) that the KFP
+  dashboard renders;
+- the serving volume mounted into the tasks that read and write pushed models,
+  through a Kubernetes platform spec (second YAML document).
+"""
+
+import copy
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+
+from kubetfx.pipelines.config import PipelineConfig
+from kubetfx.pipelines.errors import UserError
+from kubetfx.pipelines.kfp import spec as contract
+
+DEFAULT_IMAGE = "kubetfx:0.1.0"
+
+_PARAMETER_TYPES = {str: "STRING", int: "NUMBER_INTEGER", float: "NUMBER_DOUBLE"}
+
+
+def compile_pipeline(
+    output_path: str,
+    image: str = DEFAULT_IMAGE,
+    pipeline_root: str = contract.DEFAULT_PIPELINE_ROOT,
+    beam_args: Sequence[str] = (),
+    config: PipelineConfig | None = None,
+) -> dict[str, Any]:
+    """Writes the pipeline package to ``output_path`` (.yaml); returns the PipelineSpec.
+
+    ``pipeline_root`` is recorded as the spec's default root; pass it again at
+    submit time (``kubetfx submit`` does), since KFP reads it from the run.
+    """
+    if not output_path.endswith((".yaml", ".yml")):
+        raise UserError(
+            f"--output must end in .yaml or .yml (KFP reads only those), got {output_path}"
+        )
+    config = config or PipelineConfig(
+        data_root=contract.BUNDLED_DATA,
+        schema_file=contract.BUNDLED_SCHEMA,
+        push_destination=contract.SERVING_MOUNT,
+        beam_args=tuple(beam_args),
+    )
+    pipeline_spec = _compile_with_tfx(config, image, pipeline_root)
+    adjust_for_open_source_kfp(pipeline_spec, config)
+    platform_spec = serving_volume_spec()
+    parent = os.path.dirname(os.path.abspath(output_path))
+    os.makedirs(parent, exist_ok=True)
+    with open(output_path, "w") as f:
+        f.write("# Kubeflow Pipelines package compiled by kubetfx.\n")
+        yaml.safe_dump_all([pipeline_spec, platform_spec], f, sort_keys=False)
+    return pipeline_spec
+
+
+def _compile_with_tfx(config: PipelineConfig, image: str, pipeline_root: str) -> dict[str, Any]:
+    from tfx.orchestration import pipeline as tfx_pipeline
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+    from kubetfx.pipelines.taxi import create_components
+
+    pipeline = tfx_pipeline.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=pipeline_root,
+        components=create_components(config, pin_pushed_version=False),
+        enable_cache=True,
+        beam_pipeline_args=list(config.beam_args),
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+            config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+                default_image=image,
+                default_commands=list(contract.ENTRYPOINT),
+                use_pipeline_spec_2_1=True,
+            ),
+            output_dir=tmp,
+            output_filename="pipeline.yaml",
+        )
+        runner.run(pipeline)
+        with open(os.path.join(tmp, "pipeline.yaml")) as f:
+            return yaml.safe_load(f)
+
+
+def adjust_for_open_source_kfp(pipeline_spec: dict[str, Any], config: PipelineConfig) -> None:
+    """Applies every open-source-backend adjustment to a TFX-compiled spec, in place."""
+    pipeline_spec["schemaVersion"] = "2.1.0"
+    pipeline_spec.setdefault("sdkVersion", "kubetfx")
+    executors = pipeline_spec["deploymentSpec"]["executors"]
+    for executor in executors.values():
+        container = executor.get("container")
+        if container is None:
+            continue
+        container.pop("lifecycle", None)
+        container["args"] = _without_repeated_beam_args(container.get("args", []))
+    _add_parameters(pipeline_spec, config)
+    _add_visualization_outputs(pipeline_spec)
+    # The model serving now can change between runs without any input changing:
+    # LatestPushedModel must look every time.
+    pipeline_spec["root"]["dag"]["tasks"]["LatestPushedModel"]["cachingOptions"] = {
+        "enableCache": False
+    }
+
+
+def _without_repeated_beam_args(args: list[str]) -> list[str]:
+    """TFX appends the pipeline's Beam args twice; keeps the first of each."""
+    seen, result = set(), []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg.startswith("--json_serialized") or arg == "--executor_class_path":
+            result.extend(args[index : index + 2])
+            index += 2
+            continue
+        if arg not in seen:
+            result.append(arg)
+            seen.add(arg)
+        index += 1
+    return result
+
+
+def _parameter_defaults(config: PipelineConfig) -> dict[str, Any]:
+    return {
+        "data_root": config.data_root,
+        "train_steps": config.train_steps,
+        "serving_dir": config.serving_dir,
+    }
+
+
+def _add_parameters(pipeline_spec: dict[str, Any], config: PipelineConfig) -> None:
+    root_inputs = pipeline_spec["root"].setdefault("inputDefinitions", {})
+    root_parameters = root_inputs.setdefault("parameters", {})
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    for name, default in _parameter_defaults(config).items():
+        parameter_type = _PARAMETER_TYPES[type(default)]
+        root_parameters[name] = {
+            "parameterType": parameter_type,
+            "defaultValue": default,
+            "isOptional": True,
+        }
+        for task_name, input_name in contract.PARAMETER_BINDINGS[name]:
+            task = tasks[task_name]
+            task.setdefault("inputs", {}).setdefault("parameters", {})[input_name] = {
+                "componentInputParameter": name
+            }
+            component = pipeline_spec["components"][task["componentRef"]["name"]]
+            component_parameters = component.setdefault("inputDefinitions", {}).setdefault(
+                "parameters", {}
+            )
+            component_parameters[input_name] = {"parameterType": parameter_type}
+            _update_inputs_spec_arg(pipeline_spec, component, input_name, parameter_type)
+
+
+def _update_inputs_spec_arg(
+    pipeline_spec: dict[str, Any], component: dict[str, Any], name: str, parameter_type: str
+) -> None:
+    """Keeps the executor's --json_serialized_inputs_spec_args in step with its inputs."""
+    executor = pipeline_spec["deploymentSpec"]["executors"][component["executorLabel"]]
+    args = executor["container"]["args"]
+    index = args.index("--json_serialized_inputs_spec_args") + 1
+    inputs_spec = json.loads(args[index])
+    inputs_spec.setdefault("parameters", {})[name] = {"parameterType": parameter_type}
+    args[index] = json.dumps(inputs_spec, sort_keys=True)
+
+
+def _add_visualization_outputs(pipeline_spec: dict[str, Any]) -> None:
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    for task_name, outputs in contract.VISUALIZATION_OUTPUTS.items():
+        component = pipeline_spec["components"][tasks[task_name]["componentRef"]["name"]]
+        artifacts = component.setdefault("outputDefinitions", {}).setdefault("artifacts", {})
+        for output_name, schema_title in outputs.items():
+            artifacts[output_name] = {
+                "artifactType": {"schemaTitle": schema_title, "schemaVersion": "0.0.1"}
+            }
+
+
+def serving_volume_spec() -> dict[str, Any]:
+    """The Kubernetes platform spec: the serving PVC in the tasks that use it."""
+    mount = {"constant": contract.SERVING_PVC, "mountPath": contract.SERVING_MOUNT}
+    return {
+        "platforms": {
+            "kubernetes": {
+                "deploymentSpec": {
+                    "executors": {
+                        f"{task}_executor": {"pvcMount": [copy.deepcopy(mount)]}
+                        for task in contract.SERVING_TASKS
+                    }
+                }
+            }
+        }
+    }

@@ -1,0 +1,35 @@
+"""What the compiled spec contains, shared by the compiler and the emulator."""
+
+from kubetfx.components.kfp_contract import OVERRIDE_PREFIX, PACKAGE_SCHEME  # noqa: F401
+
+# Pipeline parameters users set per run, with the task inputs they feed.
+# Each binding is (task, input parameter of that task).
+PARAMETER_BINDINGS = {
+    "data_root": [("CsvExampleGen", "input_base")],
+    "train_steps": [("Trainer", "override__train_args__num_steps")],
+    "serving_dir": [
+        ("LatestPushedModel", "serving_dir"),
+        ("Pusher", "override__push_destination__filesystem__base_directory"),
+    ],
+}
+
+# Extra outputs that the KFP dashboard renders, added to TFX tasks by the
+# compiler and written by the entrypoint: task -> {output name: schema title}.
+VISUALIZATION_OUTPUTS = {
+    "StatisticsGen": {"statistics_view": "system.HTML"},
+    "ExampleValidator": {"anomalies_view": "system.Markdown"},
+    "Evaluator": {"evaluation_view": "system.Markdown", "metrics": "system.Metrics"},
+}
+
+# Data and schema that ship in the image (see PACKAGE_SCHEME).
+BUNDLED_DATA = "package://tfx/examples/chicago_taxi_pipeline/data/simple"
+BUNDLED_SCHEMA = "package://kubetfx.components/schema/taxi.schema.pbtxt"
+
+# The serving volume: a PersistentVolumeClaim mounted into the tasks that read
+# or write pushed models.
+SERVING_PVC = "kubetfx-serving"
+SERVING_MOUNT = "/serving"
+SERVING_TASKS = ("LatestPushedModel", "Pusher")
+
+DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
+ENTRYPOINT = ["python", "-m", "kubetfx.components.kfp_entrypoint"]
