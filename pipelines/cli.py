@@ -241,6 +241,78 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
         _fail(e)
 
 
+@cli.command()
+@click.argument("package", type=click.Path())
+@click.option(
+    "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
+)
+@click.option(
+    "--experiment", default="kubetfx", show_default=True, help="Experiment to file the run under."
+)
+@click.option("--run-name", default=None, help="Run name.  [default: package name and time]")
+@click.option(
+    "--param", "params", multiple=True, help="Pipeline parameter, name=value; repeatable."
+)
+@click.option(
+    "--pipeline-root",
+    default="minio://mlpipeline/v2/artifacts",
+    show_default=True,
+    help="Where KFP stores the run's artifacts.",
+)
+@click.option("--no-cache", is_flag=True, help="Run every task even if a cached result exists.")
+@click.option(
+    "--wait", is_flag=True, help="Follow the run to its end; exit non-zero unless it succeeds."
+)
+def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_cache, wait) -> None:
+    """Submit a compiled pipeline package to Kubeflow Pipelines."""
+    from kubetfx.pipelines.kfp import emulator
+    from kubetfx.pipelines.kfp import submit as kfp_submit
+
+    try:
+        pipeline_spec, _ = emulator.load_package(package)
+        emulator.check_spec(pipeline_spec)
+        values = emulator.parse_params(list(params), pipeline_spec)
+        client, run_id = kfp_submit.submit(
+            package,
+            endpoint,
+            values,
+            experiment=experiment,
+            run_name=run_name,
+            pipeline_root=pipeline_root,
+            enable_caching=False if no_cache else None,
+        )
+        click.echo(f"kubetfx: created run {run_id}: {endpoint.rstrip('/')}/#/runs/details/{run_id}")
+        if wait:
+            kfp_submit.follow(client, run_id, endpoint)
+            click.echo(f"kubetfx: run {run_id} succeeded")
+    except (UserError, PipelineFailed) as e:
+        _fail(e)
+
+
+@cli.command()
+@click.option(
+    "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
+)
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+def runs(endpoint, limit) -> None:
+    """List recent Kubeflow Pipelines runs, newest first."""
+    from kubetfx.pipelines.kfp.submit import recent_runs
+
+    try:
+        rows = recent_runs(endpoint, limit)
+    except UserError as e:
+        _fail(e)
+    if not rows:
+        click.echo("no runs")
+        return
+    click.echo(f"{'RUN ID':<38} {'STATE':<10} {'CREATED':<20} {'DURATION':>9}  NAME")
+    for row in rows:
+        click.echo(
+            f"{row['run_id']:<38} {row['state']:<10} {row['created']:<20} "
+            f"{row['duration']:>9}  {row['name']}"
+        )
+
+
 @contextlib.contextmanager
 def _quiet():
     """Keeps TFX's import and compile chatter off the terminal."""

@@ -52,3 +52,12 @@ def run_kubetfx(*args: str, cwd: Path = None) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def taxi_rows() -> list[dict[str, str]]:
     return read_taxi_rows(3000)
+
+
+@pytest.fixture(scope="session")
+def compiled_package(tmp_path_factory) -> Path:
+    """The taxi pipeline compiled for KFP, as `kubetfx compile` writes it."""
+    path = tmp_path_factory.mktemp("compiled") / "pipeline.yaml"
+    result = run_kubetfx("compile", "--output", str(path), "--beam-args", "--direct_num_workers=1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return path

@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -605,8 +606,16 @@ def emulate(
 
 
 def _last_error(log_path: str) -> str:
-    """The most telling line of a failed task's log: its last exception message."""
+    """The last exception in a failed task's log, with its continuation lines."""
     with open(log_path, errors="replace") as f:
         lines = [line.rstrip() for line in f if line.strip()]
-    errors = [line for line in lines if "Error" in line.split(":", 1)[0] or "failed to" in line]
-    return (errors or lines or ["no output"])[-1][-400:]
+    pattern = re.compile(r"^[\w.]+(Error|Exception|Exit)\b.*?: ")
+    starts = [i for i, line in enumerate(lines) if pattern.match(line)]
+    if not starts:
+        return (lines or ["no output"])[-1][-400:]
+    message = [lines[starts[-1]]]
+    for line in lines[starts[-1] + 1 :]:
+        if not line[:1].isspace():
+            break
+        message.append(line.strip())
+    return "; ".join(message)[-2000:]

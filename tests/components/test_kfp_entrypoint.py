@@ -1,0 +1,54 @@
+"""The task entrypoint's handling of the backend's conventions."""
+
+import json
+
+import pytest
+
+from kubetfx.components import kfp_entrypoint
+
+
+def test_object_store_uris_map_to_the_launcher_mount():
+    assert (
+        kfp_entrypoint.local_path_for_uri("minio://mlpipeline/v2/a/b", "/")
+        == "/minio/mlpipeline/v2/a/b"
+    )
+    assert kfp_entrypoint.local_path_for_uri("s3://bucket/k", "/root") == "/root/s3/bucket/k"
+    assert kfp_entrypoint.local_path_for_uri("gs://b/k", "/") == "/gcs/b/k"
+    assert kfp_entrypoint.local_path_for_uri("/already/local", "/x") == "/already/local"
+
+
+def test_overrides_set_fields_inside_proto_properties():
+    properties = {
+        "train_args": json.dumps({"num_steps": 1000}),
+        "push_destination": json.dumps({"filesystem": {"base_directory": "/serving"}}),
+        "override__train_args__num_steps": 20,
+        "override__push_destination__filesystem__base_directory": "/mnt/models",
+    }
+    result = kfp_entrypoint.apply_overrides(properties)
+    assert set(result) == {"train_args", "push_destination"}
+    assert json.loads(result["train_args"]) == {"num_steps": 20}
+    assert json.loads(result["push_destination"]) == {
+        "filesystem": {"base_directory": "/mnt/models"}
+    }
+
+
+def test_an_override_of_a_missing_property_is_an_error():
+    with pytest.raises(ValueError, match="overrides no exec property"):
+        kfp_entrypoint.apply_overrides({"override__eval_args__num_steps": 3})
+
+
+def test_package_paths_resolve_to_installed_files():
+    path = kfp_entrypoint.resolve_package_path(
+        "package://kubetfx.components/schema/taxi.schema.pbtxt"
+    )
+    assert path.endswith("taxi.schema.pbtxt")
+    with open(path) as f:
+        assert 'name: "tips"' in f.read()
+    assert kfp_entrypoint.resolve_package_path("/plain/path") == "/plain/path"
+    with pytest.raises(ValueError, match="does not exist in this image"):
+        kfp_entrypoint.resolve_package_path("package://kubetfx.components/nothing.txt")
+
+
+def test_backend_metadata_wrappers_are_removed():
+    wrapped = {"blessed": {"struct": {"train": 1}}, "splits": {"list": ["a"]}, "n": 3.0}
+    assert kfp_entrypoint._unwrap(wrapped) == {"blessed": {"train": 1}, "splits": ["a"], "n": 3.0}
