@@ -12,6 +12,16 @@ import click
 from kubetfx.pipelines import config as config_lib
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 
+_PARAM = click.option(
+    "--param", "params", multiple=True, help="Pipeline parameter, name=value; repeatable."
+)
+_NO_CACHE = click.option(
+    "--no-cache", is_flag=True, help="Run every task even if a cached result exists."
+)
+_ENDPOINT = click.option(
+    "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
+)
+
 
 def _version() -> str:
     return importlib_metadata.version("kubetfx")
@@ -214,11 +224,9 @@ def compile_command(output, image, pipeline_root, beam_args) -> None:
     show_default=True,
     help="Holds the emulated object store, metadata.db, logs/ and volumes/.",
 )
-@click.option(
-    "--param", "params", multiple=True, help="Pipeline parameter, name=value; repeatable."
-)
+@_PARAM
 @click.option("--docker", "docker_image", default=None, help="Run each task in this image.")
-@click.option("--no-cache", is_flag=True, help="Run every task even if a cached result exists.")
+@_NO_CACHE
 def emulate(package, output_dir, params, docker_image, no_cache) -> None:
     """Run a compiled pipeline package locally, as the KFP 2.x backend would.
 
@@ -243,23 +251,19 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
 
 @cli.command()
 @click.argument("package", type=click.Path())
-@click.option(
-    "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
-)
+@_ENDPOINT
 @click.option(
     "--experiment", default="kubetfx", show_default=True, help="Experiment to file the run under."
 )
 @click.option("--run-name", default=None, help="Run name.  [default: package name and time]")
-@click.option(
-    "--param", "params", multiple=True, help="Pipeline parameter, name=value; repeatable."
-)
+@_PARAM
 @click.option(
     "--pipeline-root",
     default="minio://mlpipeline/v2/artifacts",
     show_default=True,
     help="Where KFP stores the run's artifacts.",
 )
-@click.option("--no-cache", is_flag=True, help="Run every task even if a cached result exists.")
+@_NO_CACHE
 @click.option(
     "--wait", is_flag=True, help="Follow the run to its end; exit non-zero unless it succeeds."
 )
@@ -290,9 +294,7 @@ def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_ca
 
 
 @cli.command()
-@click.option(
-    "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
-)
+@_ENDPOINT
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 def runs(endpoint, limit) -> None:
     """List recent Kubeflow Pipelines runs, newest first."""

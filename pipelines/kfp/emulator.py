@@ -233,6 +233,7 @@ class Emulator:
             if failed:
                 # argocompiler/dag.go: dependants require "<dep>.Succeeded".
                 results.append(TaskResult(name, "not run"))
+                self.out.write(f"  {name:<20} not run\n")
                 continue
             result = self._run_task(store, run_id, name, tasks[name], outputs_by_task)
             results.append(result)

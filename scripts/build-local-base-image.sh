@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Builds a local stand-in for the public python:3.10-slim-bookworm image, for
+# machines that cannot pull images from a registry (the test machines).
+#
+#   scripts/build-local-base-image.sh [IMAGE_NAME]   (default kubetfx-local/python:3.10)
+#
+# A Debian bookworm root file system from debootstrap, plus this machine's
+# pyenv Python 3.10 copied to /usr/local, as the official image lays it out.
+# Needs root, debootstrap, pyenv with 3.10.13, and a running Docker engine.
+set -euo pipefail
+
+image=${1:-kubetfx-local/python:3.10}
+docker=${DOCKER:-/usr/bin/docker}
+python_prefix=$(PYENV_VERSION=3.10.13 pyenv prefix 3.10.13)
+rootfs=$(mktemp -d /tmp/kubetfx-rootfs.XXXXXX)
+trap 'rm -rf "$rootfs"' EXIT
+
+debootstrap --variant=minbase \
+  --include=passwd,ca-certificates,libssl3,libexpat1,libsqlite3-0,libreadline8,libncursesw6,libffi8,libbz2-1.0,liblzma5,zlib1g \
+  bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+
+# Python 3.10 without its test suite, Tk, IDLE and the static library.
+for part in bin include lib share; do
+  cp -a "$python_prefix/$part/." "$rootfs/usr/local/$part/"
+done
+rm -rf "$rootfs"/usr/local/lib/python3.10/{test,idlelib,tkinter,turtledemo,lib2to3/tests} \
+  "$rootfs"/usr/local/lib/python3.10/config-3.10-*/libpython3.10.a \
+  "$rootfs"/usr/local/lib/python3.10/site-packages/*
+find "$rootfs/usr/local/lib/python3.10" -name __pycache__ -prune -exec rm -rf {} +
+ln -sf python3.10 "$rootfs/usr/local/bin/python3"
+ln -sf python3.10 "$rootfs/usr/local/bin/python"
+# pyenv's binaries look for libpython in their build prefix; point the linker at /usr/local/lib.
+echo /usr/local/lib > "$rootfs/etc/ld.so.conf.d/usr-local.conf"
+chroot "$rootfs" /sbin/ldconfig
+chroot "$rootfs" /usr/local/bin/python3 -c "import ssl, sqlite3, ctypes, venv"
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+
+tar -C "$rootfs" -c . | "$docker" import --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+  --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$image" >/dev/null
+echo "built $image"
