@@ -23,7 +23,10 @@ RUN --mount=type=secret,id=ca,required=false \
  && uv pip sync --no-cache --python /opt/kubetfx/bin/python requirements.lock \
  # The CPU build of TensorFlow: the same 2.16.2 module without the GPU kernels.
  && uv pip uninstall --python /opt/kubetfx/bin/python tensorflow \
- && uv pip install --no-cache --no-deps --python /opt/kubetfx/bin/python tensorflow-cpu==2.16.2
+ && uv pip install --no-cache --no-deps --python /opt/kubetfx/bin/python tensorflow-cpu==2.16.2 \
+ # Notebook front ends and libclang come with TFMA and TensorFlow; no task uses them.
+ && uv pip uninstall --python /opt/kubetfx/bin/python libclang jupyterlab notebook \
+ && rm -rf /opt/kubetfx/share/jupyter
 COPY setup.py README.md ./
 COPY components components
 COPY pipelines pipelines
@@ -49,7 +52,8 @@ ENV PATH=/opt/kubetfx/bin:$PATH \
     TF_CPP_MIN_LOG_LEVEL=2 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/kubetfx
-RUN groupadd --gid 1000 kubetfx && useradd --uid 1000 --gid 1000 --create-home kubetfx
+RUN /usr/sbin/groupadd --gid 1000 kubetfx \
+ && /usr/sbin/useradd --uid 1000 --gid 1000 --create-home kubetfx
 USER 1000:1000
 WORKDIR /home/kubetfx
 ENTRYPOINT ["kubetfx"]

@@ -7,11 +7,18 @@ UV_VERSION := 0.13.9
 # TFX 1.16 needs Python 3.10: pyenv's 3.10.13 if present, else python3.10 on PATH.
 PYTHON310 ?= $(shell if command -v pyenv >/dev/null 2>&1 && pyenv prefix 3.10.13 >/dev/null 2>&1; \
 	then echo "$$(pyenv prefix 3.10.13)/bin/python3.10"; else command -v python3.10; fi)
+# The container image: its name, the Python 3.10 base it builds on, and an
+# optional CA bundle passed to the build as a secret (TLS-intercepting proxies).
+IMAGE ?= kubetfx:0.1.0
+BASE_IMAGE ?= python:3.10.13-slim-bookworm
+DOCKER ?= docker
+CA_BUNDLE ?=
 # Extra arguments for `make run`, e.g. make run ARGS="--train-steps 200".
 ARGS ?=
 PYTEST_ARGS ?=
+comma := ,
 
-.PHONY: venv run test test-fast lint format lock clean
+.PHONY: venv run test test-fast lint format lock image clean
 
 venv: $(BIN)/.installed
 
@@ -34,6 +41,11 @@ test: venv lint
 ## Lint and the unit tests only (about two minutes).
 test-fast: venv lint
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+## Build the container image (BuildKit).
+image:
+	DOCKER_BUILDKIT=1 $(DOCKER) build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+		$(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) -t $(IMAGE) .
 
 lint: venv
 	$(BIN)/ruff check .

@@ -35,6 +35,6 @@ chroot "$rootfs" /sbin/ldconfig
 chroot "$rootfs" /usr/local/bin/python3 -c "import ssl, sqlite3, ctypes, venv"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
-tar -C "$rootfs" -c . | "$docker" import --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
+tar -C "$rootfs" -c . | "$docker" import --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$image" >/dev/null
 echo "built $image"

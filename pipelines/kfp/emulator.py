@@ -476,6 +476,9 @@ class Emulator:
             volumes += ["-v", f"{os.path.join(pod, folder)}:/{folder}"]
         for mount_path, host in mounts.items():
             volumes += ["-v", f"{host}:{mount_path}"]
+        # Like a pod's emptyDir, the staging folders are writable by the image's user.
+        for folder in [pod, *mounts.values()]:
+            _make_world_writable(folder)
         docker = [
             "docker", "run", "--rm", "--network", "none", *volumes,
             "--entrypoint", command[0], self.docker_image, *command[1:],
@@ -543,6 +546,13 @@ class Emulator:
             if line.startswith("title:"):
                 return line.split(":", 1)[1].strip()
         return "system.Artifact"
+
+
+def _make_world_writable(folder: str) -> None:
+    for root, _, files in os.walk(folder):
+        os.chmod(root, 0o777)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o666)
 
 
 def cache_fingerprint(executor_input: dict[str, Any], container: dict[str, Any]) -> str:
