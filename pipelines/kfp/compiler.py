@@ -9,6 +9,7 @@ the open-source backend (see docs/kfp.md for each reason):
 - pipeline parameters with defaults for what users change per run;
 - extra outputs (system.HTML, system.Markdown, system.Metrics) that the KFP
   dashboard renders;
+- CPU and memory requests and limits for every task;
 - the serving volume mounted into the tasks that read and write pushed models,
   through a Kubernetes platform spec (second YAML document).
 """
@@ -103,6 +104,12 @@ def adjust_for_open_source_kfp(pipeline_spec: dict[str, Any], config: PipelineCo
             continue
         container.pop("lifecycle", None)
         container["args"] = _without_repeated_beam_args(container.get("args", []))
+    for name, task in pipeline_spec["root"]["dag"]["tasks"].items():
+        label = pipeline_spec["components"][task["componentRef"]["name"]]["executorLabel"]
+        resources = (
+            contract.HEAVY_RESOURCES if name in contract.HEAVY_TASKS else contract.LIGHT_RESOURCES
+        )
+        executors[label]["container"]["resources"] = dict(resources)
     _add_parameters(pipeline_spec, config)
     _add_visualization_outputs(pipeline_spec)
     # The model serving now can change between runs without any input changing:

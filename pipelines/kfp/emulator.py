@@ -396,7 +396,7 @@ class Emulator:
             for part in container.get("command", []) + container.get("args", [])
         ]
         with open(log_path, "w") as log:
-            code = self._execute(command, pod, mounts, log)
+            code = self._execute(command, pod, mounts, container.get("resources", {}), log)
         if code != 0:
             return False, {}
 
@@ -460,7 +460,7 @@ class Emulator:
                 ):
                     params[key] = host + value[len(mount_path) :]
 
-    def _execute(self, command, pod, mounts, log) -> int:
+    def _execute(self, command, pod, mounts, resources, log) -> int:
         if self.docker_image is None:
             env = {
                 **os.environ,
@@ -479,9 +479,15 @@ class Emulator:
         # Like a pod's emptyDir, the staging folders are writable by the image's user.
         for folder in [pod, *mounts.values()]:
             _make_world_writable(folder)
+        # driver.go applies the limits to the pod; docker applies them to the container.
+        limits = []
+        if resources.get("cpuLimit"):
+            limits += ["--cpus", str(resources["cpuLimit"])]
+        if resources.get("memoryLimit"):
+            limits += ["--memory", f"{int(resources['memoryLimit'] * 1024)}m"]
         docker = [
-            "docker", "run", "--rm", "--network", "none", *volumes,
-            "--entrypoint", command[0], self.docker_image, *command[1:],
+            os.environ.get("DOCKER", "docker"), "run", "--rm", "--network", "none",
+            *volumes, *limits, "--entrypoint", command[0], self.docker_image, *command[1:],
         ]  # fmt: skip
         process = subprocess.run(docker, stdout=log, stderr=subprocess.STDOUT)
         return process.returncode

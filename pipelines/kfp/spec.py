@@ -33,3 +33,9 @@ SERVING_TASKS = ("LatestPushedModel", "Pusher")
 
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 ENTRYPOINT = ["python", "-m", "kubetfx.components.kfp_entrypoint"]
+
+# Kubernetes requests and limits per task (CPU cores, memory in GB), in the
+# ResourceSpec fields KFP 2.x honours. Beam and TensorFlow tasks get more.
+HEAVY_TASKS = ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
+HEAVY_RESOURCES = {"cpuRequest": 1.0, "cpuLimit": 2.0, "memoryRequest": 2.0, "memoryLimit": 4.0}
+LIGHT_RESOURCES = {"cpuRequest": 0.25, "cpuLimit": 1.0, "memoryRequest": 1.0, "memoryLimit": 2.0}

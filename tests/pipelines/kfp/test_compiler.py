@@ -40,6 +40,15 @@ def test_every_task_runs_the_kubetfx_entrypoint_without_unrunnable_nodes(pipelin
         assert "--json_serialized_inputs_spec_args" in container["args"]
 
 
+def test_every_task_has_resource_requests_and_limits(pipeline_spec):
+    for label, executor in pipeline_spec["deploymentSpec"]["executors"].items():
+        resources = executor["container"]["resources"]
+        assert resources["cpuRequest"] <= resources["cpuLimit"], label
+        assert resources["memoryRequest"] <= resources["memoryLimit"], label
+    trainer = pipeline_spec["deploymentSpec"]["executors"]["Trainer_executor"]
+    assert trainer["container"]["resources"] == contract.HEAVY_RESOURCES
+
+
 def test_beam_args_reach_each_executor_once(pipeline_spec):
     executors = pipeline_spec["deploymentSpec"]["executors"]
     for label in ("CsvExampleGen_executor", "StatisticsGen_executor", "Transform_executor"):
