@@ -7,8 +7,12 @@
 # --build-arg BASE_IMAGE=python:3.10.13-slim-bookworm@sha256:<digest>.
 ARG BASE_IMAGE=python:3.10.13-slim-bookworm
 
+# checkov:skip=CKV_DOCKER_7: the base is a build argument; its default names an exact Python version
+# checkov:skip=CKV_DOCKER_2: pipeline tasks run to completion; there is no service to health-check
 FROM ${BASE_IMAGE} AS build
 # g++ builds the few locked packages that ship only as source (pyfarmhash, ...).
+# It stays in this stage, so its exact version, which the base decides, never ships.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends g++ \
  && rm -rf /var/lib/apt/lists/*
@@ -33,11 +37,13 @@ COPY pipelines pipelines
 # Built with the locked setuptools, offline.
 RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubetfx/bin/python . \
  # Nothing a task needs: test suites, C headers, static libraries, tooling.
- && cd /opt/kubetfx/lib/python3.10/site-packages \
- && rm -rf tensorflow/include pyarrow/include ruff* pytest* _pytest uv* \
- && find . -depth -type d \( -name tests -o -name testing -o -name test \) -path "*/site-packages/*/*" \
-      -not -path "./tensorflow/*" -not -path "./numpy/*" -not -path "./pandas/*" -exec rm -rf {} + \
- && find . \( -name "*.a" -o -name "*.pyx" -o -name "*.pxd" \) -delete
+ && site=/opt/kubetfx/lib/python3.10/site-packages \
+ && rm -rf "$site"/tensorflow/include "$site"/pyarrow/include "$site"/ruff* "$site"/pytest* \
+      "$site"/_pytest "$site"/uv* \
+ && find "$site" -mindepth 2 -depth -type d -name tests \
+      -not -path "$site/tensorflow/*" -not -path "$site/numpy/*" -not -path "$site/pandas/*" \
+      -exec rm -rf {} + \
+ && find "$site" \( -name "*.a" -o -name "*.pyx" -o -name "*.pxd" \) -delete
 # Bytecode compiled once here: imports take a third of the time with it. A few
 # packages ship templates that are not Python; compileall names them and goes on.
 RUN python -m compileall -q -j 0 /opt/kubetfx/lib/python3.10/site-packages > /dev/null || true

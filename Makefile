@@ -20,7 +20,7 @@ comma := ,
 
 .PHONY: venv run test test-fast lint format lock image clean
 
-venv: $(BIN)/.installed
+venv: $(BIN)/.installed $(VENV)-scan/bin/.installed
 
 $(BIN)/.installed: requirements.lock setup.py
 	@test -n "$(PYTHON310)" || { echo "make: Python 3.10 not found; install it (pyenv install 3.10.13) or pass PYTHON310=/path/to/python3.10" >&2; exit 1; }
@@ -28,6 +28,12 @@ $(BIN)/.installed: requirements.lock setup.py
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	touch $@
+
+# Manifest and Dockerfile scanners, apart: their dependencies clash with TFX's.
+$(VENV)-scan/bin/.installed: requirements-scan.lock $(BIN)/.installed
+	$(PYTHON310) -m venv $(VENV)-scan
+	$(BIN)/uv pip sync --python $(VENV)-scan/bin/python requirements-scan.lock
 	touch $@
 
 ## Run the Chicago taxi pipeline locally (outputs in ./kubetfx_output).
@@ -55,10 +61,12 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Re-resolve requirements.in into requirements.lock.
+## Re-resolve requirements.in and requirements-scan.in into their locks.
 lock: venv
 	$(BIN)/uv pip compile requirements.in --python-version 3.10 \
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+	$(BIN)/uv pip compile requirements-scan.in --python-version 3.10 \
+		--python-platform x86_64-manylinux_2_28 -o requirements-scan.lock
 
 clean:
-	rm -rf $(VENV) kubetfx.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-scan kubetfx.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Compiles the taxi pipeline for the loaded image, submits it and follows the run.
+# Extra arguments go to `kubetfx submit`, e.g. --param train_steps=200.
+source "$(dirname "$0")/common.sh"
+need kubectl make
+make -C "$KUBETFX_ROOT" venv
+kubetfx=$KUBETFX_ROOT/.venv/bin/kubetfx
+kubectl -n "$NAMESPACE" get pvc kubetfx-serving >/dev/null \
+  || { echo "submit: no kubetfx-serving volume claim; run cluster-up.sh first" >&2; exit 1; }
+mkdir -p "$KUBETFX_ROOT/build"
+"$kubetfx" compile --output "$KUBETFX_ROOT/build/pipeline.yaml" --image "$IMAGE"
+"$kubetfx" submit "$KUBETFX_ROOT/build/pipeline.yaml" --endpoint "$ENDPOINT" --wait "$@"
+"$kubetfx" runs --endpoint "$ENDPOINT" --limit 5
