@@ -294,16 +294,30 @@ def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_ca
 
 
 @cli.command()
-@_ENDPOINT
+@click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=config_lib.DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Output folder of local runs (holds metadata.db).",
+)
+@click.option("--endpoint", default=None, help="List a Kubeflow Pipelines endpoint's runs instead.")
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
-def runs(endpoint, limit) -> None:
-    """List recent Kubeflow Pipelines runs, newest first."""
-    from kubetfx.pipelines.kfp.submit import recent_runs
-
+def runs(output_dir, endpoint, limit) -> None:
+    """List pipeline runs, newest first: local ones, or a KFP endpoint's."""
     try:
-        rows = recent_runs(endpoint, limit)
+        if endpoint:
+            _print_kfp_runs(endpoint, limit)
+        else:
+            _print_local_runs(output_dir, limit)
     except UserError as e:
         _fail(e)
+
+
+def _print_kfp_runs(endpoint: str, limit: int) -> None:
+    from kubetfx.pipelines.kfp.submit import recent_runs
+
+    rows = recent_runs(endpoint, limit)
     if not rows:
         click.echo("no runs")
         return
@@ -313,6 +327,59 @@ def runs(endpoint, limit) -> None:
             f"{row['run_id']:<38} {row['state']:<10} {row['created']:<20} "
             f"{row['duration']:>9}  {row['name']}"
         )
+
+
+def _print_local_runs(output_dir: str, limit: int) -> None:
+    from kubetfx.pipelines import runs as runs_lib
+
+    path = os.path.join(output_dir, "metadata.db")
+    summaries = runs_lib.list_runs(path, config_lib.PIPELINE_NAME)[:limit]
+    if not summaries:
+        click.echo(f"no runs in {path}")
+        return
+    click.echo(f"{'RUN ID':<28} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} {'CACHED':>6}  STATE")
+    for run in summaries:
+        started = run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else ""
+        click.echo(
+            f"{run.run_id:<28} {started:<20} {run.seconds:8.1f}  {run.ran:>3} {run.cached:>6}  "
+            f"{run.state}"
+        )
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=config_lib.DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Output folder of local runs (holds metadata.db).",
+)
+def status(run_id, output_dir) -> None:
+    """Show one local run: each component's state, time, cache hit, outputs and error."""
+    from kubetfx.pipelines import runs as runs_lib
+
+    try:
+        run, types = runs_lib.get_run(
+            os.path.join(output_dir, "metadata.db"), config_lib.PIPELINE_NAME, run_id
+        )
+    except UserError as e:
+        _fail(e)
+    click.echo(
+        f"run {run.run_id}: {run.state} ({run.seconds:.1f} s; {run.ran} ran, {run.cached} cached)"
+    )
+    for execution in run.executions:
+        click.echo(f"  {execution.node_id:<20} {execution.state:<9} {execution.seconds:7.1f} s")
+        for key, artifacts in sorted(execution.outputs.items()):
+            for artifact in artifacts:
+                kind = types.get(artifact.type_id, "?")
+                click.echo(f"      {key} ({kind}): {artifact.uri}")
+        if execution.state == "failed":
+            error = runs_lib.execution_error(execution) or runs_lib.logged_error(output_dir, run_id)
+            click.echo(f"      error: {error}")
+    log = runs_lib.run_log(output_dir, run_id)
+    if log:
+        click.echo(f"log: {log}")
 
 
 @contextlib.contextmanager

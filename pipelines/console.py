@@ -7,6 +7,7 @@ printing; a user wants to see progress and results, with the details in a file.
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import IO
@@ -55,3 +56,19 @@ def output_to_log(log_path: str, verbose: bool, out: IO[str]) -> Iterator[IO[str
         if terminal is not out:
             terminal.close()
         root.setLevel(previous_level)
+
+
+def last_exception(log_path: str) -> str:
+    """The last exception in a log, with its continuation lines, as one line."""
+    with open(log_path, errors="replace") as f:
+        lines = [line.rstrip() for line in f if line.strip()]
+    pattern = re.compile(r"^[\w.]+(Error|Exception|Exit)\b.*?: ")
+    starts = [i for i, line in enumerate(lines) if pattern.match(line)]
+    if not starts:
+        return (lines or ["no output"])[-1][-400:]
+    message = [lines[starts[-1]]]
+    for line in lines[starts[-1] + 1 :]:
+        if not line[:1].isspace():
+            break
+        message.append(line.strip())
+    return "; ".join(message)[-2000:]

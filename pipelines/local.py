@@ -53,11 +53,11 @@ def run(config: PipelineConfig, out: IO[str] = sys.stdout, verbose: bool = False
     """
     config = config.absolute()
     check_inputs(config)
-    log_path = os.path.join(
+    started_log = os.path.join(
         config.log_dir, f"run-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
     )
 
-    with output_to_log(log_path, verbose, out) as terminal:
+    with output_to_log(started_log, verbose, out) as terminal:
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
         from kubetfx.pipelines.taxi import create_pipeline
@@ -66,15 +66,30 @@ def run(config: PipelineConfig, out: IO[str] = sys.stdout, verbose: bool = False
         reporter = ProgressReporter(terminal, live=terminal.isatty())
         absl_logger = logging.getLogger("absl")
         absl_logger.addHandler(reporter)
+        failure = None
         try:
             LocalDagRunner().run(pipeline)
         except Exception as error:  # noqa: BLE001 - every failure is reported below
             logging.exception("The pipeline failed.")
-            failed = reporter.fail_current() or "the pipeline"
-            raise _as_pipeline_error(error, failed, log_path) from error
+            failure = (error, reporter.fail_current() or "the pipeline")
         finally:
             absl_logger.removeHandler(reporter)
+        # The log is named after the run id, which the runner picks: status finds it there.
+        run_id = None
+        if os.path.isfile(config.metadata_path):
+            store = metadata.connect(config.metadata_path)
+            run_id = metadata.latest_run(store, config.pipeline_name)
+        log_path = run_log_path(config.log_dir, run_id) if run_id else started_log
+        os.replace(started_log, log_path)
+        if failure:
+            error, component = failure
+            raise _as_pipeline_error(error, component, log_path) from error
         return _outcome(config, reporter.components, log_path)
+
+
+def run_log_path(log_dir: str, run_id: str) -> str:
+    """Where the log of local run ``run_id`` is kept."""
+    return os.path.join(log_dir, f"run-{run_id}.log")
 
 
 def _as_pipeline_error(error: Exception, component: str, log_path: str) -> PipelineFailed:

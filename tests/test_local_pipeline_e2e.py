@@ -191,3 +191,38 @@ def test_every_run_has_its_log(workspace, third_run):
 def test_csv_files_stay_as_given(workspace, taxi_rows):
     with open(workspace / "taxi" / "part-1.csv", newline="") as f:
         assert sum(1 for _ in csv.reader(f)) == 1501
+
+
+@pytest.fixture(scope="module")
+def all_runs(workspace, third_run):
+    """Every run above, in the order they ran (the gate tests add theirs)."""
+    result = run_kubetfx("runs", "--output-dir", str(workspace / "out"))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[1:]
+
+
+def test_runs_lists_every_run_newest_first_with_its_outcome(workspace, all_runs):
+    database = workspace / "out" / "metadata.db"
+    before = database.read_bytes()
+    states = [line.split(None, 6)[-1] for line in all_runs]
+    assert states[0] == "stopped by the data gate"  # the last run of this module
+    assert "model not blessed" in states
+    assert states[-1] == "complete"  # the first run
+    first = all_runs[-1].split()
+    assert first[4:6] == ["10", "0"]  # ran, cached
+    assert database.read_bytes() == before  # reading never writes
+
+
+def test_status_shows_components_outputs_and_the_gate_error(workspace, all_runs):
+    gate_run = all_runs[0].split()[0]
+    result = run_kubetfx("status", gate_run, "--output-dir", str(workspace / "out"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"run {gate_run}: stopped by the data gate")
+    assert any(line.split()[:2] == ["DataGate", "failed"] for line in lines)
+    assert any("error:" in line and "trip_miles" in line for line in lines)
+    assert any("statistics (ExampleStatistics):" in line for line in lines)
+
+    missing = run_kubetfx("status", "no-such-run", "--output-dir", str(workspace / "out"))
+    assert missing.returncode == 2
+    assert "no run no-such-run" in missing.stderr and "Traceback" not in missing.stderr

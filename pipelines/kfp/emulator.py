@@ -29,7 +29,6 @@ import datetime
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from typing import IO, Any
 import yaml
 
 from kubetfx.components.kfp_entrypoint import local_path_for_uri
+from kubetfx.pipelines.console import last_exception
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
@@ -615,24 +615,8 @@ def emulate(
     if run.state == "failed":
         failed = next(t for t in run.tasks if t.state == "failed")
         raise PipelineFailed(
-            f"task {failed.name} failed: {_last_error(failed.log_path)} (log: {failed.log_path})"
+            f"task {failed.name} failed: {last_exception(failed.log_path)} (log: {failed.log_path})"
         )
     elapsed = (datetime.datetime.now() - started).total_seconds()
     out.write(f"run {run.run_id} succeeded in {elapsed:.1f} s\n")
     return run
-
-
-def _last_error(log_path: str) -> str:
-    """The last exception in a failed task's log, with its continuation lines."""
-    with open(log_path, errors="replace") as f:
-        lines = [line.rstrip() for line in f if line.strip()]
-    pattern = re.compile(r"^[\w.]+(Error|Exception|Exit)\b.*?: ")
-    starts = [i for i, line in enumerate(lines) if pattern.match(line)]
-    if not starts:
-        return (lines or ["no output"])[-1][-400:]
-    message = [lines[starts[-1]]]
-    for line in lines[starts[-1] + 1 :]:
-        if not line[:1].isspace():
-            break
-        message.append(line.strip())
-    return "; ".join(message)[-2000:]

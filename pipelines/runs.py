@@ -1,0 +1,120 @@
+"""Local run history from ML Metadata: what ran, what came from the cache, how it ended.
+
+Reads the store in read-only mode; nothing here changes it.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+
+from ml_metadata import errors as mlmd_errors
+
+from kubetfx.pipelines import metadata
+from kubetfx.pipelines.errors import UserError
+
+STATE_COMPLETE = "complete"
+STATE_FAILED = "failed"
+STATE_DATA_GATE = "stopped by the data gate"
+STATE_NOT_BLESSED = "model not blessed"
+STATE_RUNNING = "running"
+STATE_INCOMPLETE = "incomplete"
+
+
+@dataclasses.dataclass
+class RunSummary:
+    run_id: str
+    started: datetime.datetime | None
+    seconds: float
+    state: str
+    ran: int
+    cached: int
+    executions: list[metadata.ExecutionRecord]
+
+
+def open_store(metadata_path: str):
+    """The store, read-only, with any ML Metadata error turned into advice."""
+    try:
+        return metadata.connect(metadata_path, read_only=True)
+    except mlmd_errors.StatusError as error:
+        raise UserError(
+            f"cannot read the metadata at {metadata_path} ({str(error).splitlines()[0]}); "
+            "it may have been written by another TFX or ML Metadata version: read it with "
+            "the version that wrote it"
+        ) from None
+
+
+def summarize(store, pipeline_name: str, run_id: str) -> RunSummary:
+    executions = metadata.run_executions(store, pipeline_name, run_id)
+    started = min((e.started_ms for e in executions), default=0)
+    ended = max((e.updated_ms for e in executions), default=0)
+    return RunSummary(
+        run_id=run_id,
+        started=datetime.datetime.fromtimestamp(started / 1000) if started else None,
+        seconds=(ended - started) / 1000.0,
+        state=run_state(executions),
+        ran=sum(e.state == "complete" for e in executions),
+        cached=sum(e.state == "cached" for e in executions),
+        executions=executions,
+    )
+
+
+def run_state(executions: list[metadata.ExecutionRecord]) -> str:
+    by_node = {e.node_id: e for e in executions}
+    failed = [e for e in executions if e.state == "failed"]
+    if failed:
+        return STATE_DATA_GATE if failed[0].node_id == "DataGate" else STATE_FAILED
+    if any(e.state in ("running", "new") for e in executions):
+        return STATE_RUNNING
+    evaluator = by_node.get("Evaluator")
+    if evaluator is not None:
+        blessing = evaluator.outputs.get("blessing", [])
+        if blessing and not blessing[0].custom_properties["blessed"].int_value:
+            return STATE_NOT_BLESSED
+    return STATE_COMPLETE if "Pusher" in by_node else STATE_INCOMPLETE
+
+
+def list_runs(metadata_path: str, pipeline_name: str) -> list[RunSummary]:
+    """Every run of the pipeline in the store, newest first."""
+    store = open_store(metadata_path)
+    return [
+        summarize(store, pipeline_name, run_id) for run_id in metadata.run_ids(store, pipeline_name)
+    ]
+
+
+def get_run(metadata_path: str, pipeline_name: str, run_id: str) -> tuple[RunSummary, dict]:
+    """One run, and the type name of each artifact type id its executions output."""
+    store = open_store(metadata_path)
+    if run_id not in metadata.run_ids(store, pipeline_name):
+        raise UserError(f"no run {run_id} in {metadata_path}; `kubetfx runs` lists the runs")
+    summary = summarize(store, pipeline_name, run_id)
+    type_ids = {a.type_id for e in summary.executions for v in e.outputs.values() for a in v}
+    types = {t.id: t.name for t in store.get_artifact_types_by_id(list(type_ids))}
+    return summary, types
+
+
+def execution_error(execution: metadata.ExecutionRecord) -> str:
+    """The error TFX recorded for a failed execution, if any."""
+    value = execution.properties.get("__execution_result__")
+    if value is None or not value.string_value:
+        return ""
+    try:
+        return json.loads(value.string_value).get("resultMessage", "")
+    except ValueError:
+        return value.string_value
+
+
+def run_log(output_dir: str, run_id: str) -> str | None:
+    """The log file `kubetfx run` kept for the run, if any."""
+    from kubetfx.pipelines.local import run_log_path
+
+    path = run_log_path(os.path.join(output_dir, "logs"), run_id)
+    return path if os.path.isfile(path) else None
+
+
+def logged_error(output_dir: str, run_id: str) -> str:
+    """The last exception in the run's log (TFX does not store it in ML Metadata)."""
+    from kubetfx.pipelines.console import last_exception
+
+    log = run_log(output_dir, run_id)
+    return last_exception(log) if log else "no error recorded; see the run's log"
