@@ -101,13 +101,9 @@ def _json_key(message: dict[str, Any], field: str) -> str:
 
 
 def _unwrap(value: Any) -> Any:
-    """Undoes the backend's {"struct": x} / {"list": x} metadata wrappers."""
-    if isinstance(value, dict):
-        if len(value) == 1 and next(iter(value)) in ("struct", "list"):
-            return _unwrap(next(iter(value.values())))
-        return {k: _unwrap(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_unwrap(v) for v in value]
+    """Undoes the backend's {"struct": x} / {"list": x} wrapper of one metadata value."""
+    if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("struct", "list"):
+        return next(iter(value.values()))
     return value
 
 
@@ -138,7 +134,9 @@ def run_task(
         for artifact in artifact_list.artifacts:
             if not _schema_title(artifact.type) and name in inputs_spec.artifacts:
                 artifact.type.CopyFrom(inputs_spec.artifacts[name].artifact_type)
-            metadata = _unwrap(json_format.MessageToDict(artifact.metadata))
+            metadata = {
+                k: _unwrap(v) for k, v in json_format.MessageToDict(artifact.metadata).items()
+            }
             artifact.metadata.Clear()
             artifact.metadata.update(metadata)
             artifact.uri = local_path_for_uri(artifact.uri)

@@ -97,8 +97,8 @@ def _missing(common, total: int) -> str:
     return f"<td{css}>{share:.1%}</td>"
 
 
-def statistics_html(statistics: types.Artifact) -> str:
-    """One page: per split, numeric and categorical features with their distributions."""
+def statistics_sections(statistics: types.Artifact) -> str:
+    """Per split, numeric and categorical features with their distributions (HTML body)."""
     sections = []
     for split, dataset in sorted(load_statistics(statistics).items()):
         total = dataset.num_examples
@@ -129,11 +129,20 @@ def statistics_html(statistics: types.Artifact) -> str:
             + "</table><table><tr><th>categorical feature</th><th>count</th><th>missing</th>"
             "<th>unique</th><th>top values</th></tr>" + "".join(categorical) + "</table>"
         )
+    return "".join(sections)
+
+
+def statistics_html(statistics: types.Artifact) -> str:
+    """One self-contained page of the statistics."""
+    return page("Data statistics", statistics_sections(statistics))
+
+
+def page(title: str, body: str, extra_style: str = "") -> str:
+    """A self-contained HTML page: inline style, no scripts, nothing fetched."""
     return (
-        '<!doctype html><html><head><meta charset="utf-8"><title>Data statistics</title>'
-        f"<style>{_STYLE}</style></head><body><h1>Data statistics</h1>"
-        + "".join(sections)
-        + "</body></html>"
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_STYLE}{extra_style}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"{body}</body></html>"
     )
 
 

@@ -382,6 +382,73 @@ def status(run_id, output_dir) -> None:
         click.echo(f"log: {log}")
 
 
+@cli.command()
+@click.argument("run_id")
+@click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=config_lib.DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Output folder of local runs (holds metadata.db).",
+)
+@click.option("--output", type=click.Path(), default=None, help="Where to write the page.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in a web browser.")
+def report(run_id, output_dir, output, open_page) -> None:
+    """Write a self-contained HTML report of one local run.
+
+    The pipeline graph, data statistics, schema, anomalies, evaluation and
+    the metrics against the previous blessed run. [default output:
+    OUTPUT_DIR/reports/RUN_ID.html]
+    """
+    from kubetfx.pipelines.report import write_report
+
+    try:
+        with _quiet():
+            path = write_report(output_dir, config_lib.PIPELINE_NAME, run_id, output)
+    except UserError as e:
+        _fail(e)
+    click.echo(f"kubetfx: wrote {path}")
+    if open_page:
+        import webbrowser
+
+        if not webbrowser.open(f"file://{os.path.abspath(path)}"):
+            click.echo("kubetfx: no web browser found; open the file above", err=True)
+
+
+@cli.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=config_lib.DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Output folder of local runs (holds metadata.db).",
+)
+def compare(run_a, run_b, output_dir) -> None:
+    """Compare two local runs: metrics, schema and data drift per feature."""
+    from kubetfx.pipelines.compare import compare_runs
+
+    try:
+        with _quiet():
+            result = compare_runs(output_dir, config_lib.PIPELINE_NAME, run_a, run_b)
+    except UserError as e:
+        _fail(e)
+    click.echo(f"metrics (overall)        {'A':>10} {'B':>10} {'B - A':>10}")
+    for name, a, b in result.metrics:
+        delta = "" if a is None or b is None else f"{b - a:+10.4f}"
+        a_text = "" if a is None else f"{a:10.4f}"
+        b_text = "" if b is None else f"{b:10.4f}"
+        click.echo(f"  {name:<22} {a_text:>10} {b_text:>10} {delta:>10}")
+    click.echo("schema: " + ("unchanged" if not result.schema_changes else ""))
+    for change in result.schema_changes:
+        click.echo(f"  {change}")
+    drifted = [d for d in result.drift if d[3]]
+    click.echo(f"data drift: {len(drifted)} of {len(result.drift)} feature statistics changed")
+    for feature, measure, value, _ in drifted:
+        click.echo(f"  DRIFT {feature:<36} {measure} {value:.3f}")
+
+
 @contextlib.contextmanager
 def _quiet():
     """Keeps TFX's import and compile chatter off the terminal."""

@@ -25,6 +25,7 @@ class ExecutionRecord:
     """One component's execution within a run."""
 
     node_id: str
+    execution_id: int
     state: str  # complete, cached, failed, running, ...
     started_ms: int
     updated_ms: int
@@ -99,6 +100,7 @@ def run_executions(
         records.append(
             ExecutionRecord(
                 node_id=node_id,
+                execution_id=execution.id,
                 state=_STATE_NAMES.get(execution.last_known_state, "unknown"),
                 started_ms=execution.create_time_since_epoch,
                 updated_ms=execution.last_update_time_since_epoch,

@@ -120,20 +120,19 @@ def adjust_for_open_source_kfp(pipeline_spec: dict[str, Any], config: PipelineCo
 
 
 def _without_repeated_beam_args(args: list[str]) -> list[str]:
-    """TFX appends the pipeline's Beam args twice; keeps the first of each."""
-    seen, result = set(), []
-    index = 0
+    """TFX appends the pipeline's Beam args twice, as one repeated block; keeps one copy."""
+    named, beam, index = [], [], 0
     while index < len(args):
-        arg = args[index]
-        if arg.startswith("--json_serialized") or arg == "--executor_class_path":
-            result.extend(args[index : index + 2])
+        if args[index].startswith("--json_serialized") or args[index] == "--executor_class_path":
+            named.extend(args[index : index + 2])
             index += 2
-            continue
-        if arg not in seen:
-            result.append(arg)
-            seen.add(arg)
-        index += 1
-    return result
+        else:
+            beam.append(args[index])
+            index += 1
+    half = len(beam) // 2
+    if beam and len(beam) % 2 == 0 and beam[:half] == beam[half:]:
+        beam = beam[:half]
+    return named + beam
 
 
 def _parameter_defaults(config: PipelineConfig) -> dict[str, Any]:

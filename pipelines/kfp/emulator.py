@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -49,6 +50,7 @@ SUPPORTED_SCHEMA_VERSION = "2.1.0"
 # v2/config/env.go: the default pipeline root.
 DEFAULT_PIPELINE_ROOT = contract.DEFAULT_PIPELINE_ROOT
 _OBJECT_STORE_SCHEMES = ("minio://", "s3://", "gs://")
+_DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 @dataclasses.dataclass
@@ -95,7 +97,12 @@ def check_spec(pipeline_spec: dict[str, Any]) -> None:
             f"but the pipeline spec has version {version}"
         )
     executors = pipeline_spec.get("deploymentSpec", {}).get("executors", {})
+    for name, task in pipeline_spec["root"]["dag"]["tasks"].items():
+        if task.get("triggerPolicy", {}).get("condition") or "iteratorPolicy" in task:
+            raise UserError(f"task {name}: conditions and loops are not supported by the emulator")
     for name, component in pipeline_spec.get("components", {}).items():
+        if "dag" in component:
+            raise UserError(f"component {name}: nested DAGs are not supported by the emulator")
         label = component.get("executorLabel")
         executor = executors.get(label, {})
         if label and "container" not in executor and "importer" not in executor:
@@ -127,6 +134,8 @@ def parse_params(pairs: list[str], pipeline_spec: dict[str, Any]) -> dict[str, A
                 values[name] = {"true": True, "false": False}[text.lower()]
             elif kind in ("LIST", "STRUCT"):
                 values[name] = json.loads(text)
+                if not isinstance(values[name], list if kind == "LIST" else dict):
+                    raise ValueError(text)
             else:
                 values[name] = text
         except (ValueError, KeyError):
@@ -163,6 +172,10 @@ def topological_order(tasks: dict[str, Any]) -> list[str]:
             producer = spec.get("taskOutputArtifact", {}).get("producerTask")
             if producer:
                 dependencies[name].add(producer)
+    for name, deps in dependencies.items():
+        unknown = sorted(deps - set(tasks))
+        if unknown:
+            raise UserError(f"task {name} depends on {', '.join(unknown)}, which is not a task")
     order: list[str] = []
     ready = sorted(n for n, deps in dependencies.items() if not deps)
     while ready:
@@ -207,6 +220,9 @@ class Emulator:
                 f"got {pipeline_root}"
             )
         self.params = root_parameters(self.pipeline_spec, params or {})
+        self.docker = os.environ.get("DOCKER", "docker")
+        if docker_image and not shutil.which(self.docker):
+            raise UserError(f"--docker needs the docker command ({self.docker} is not installed)")
         self.output_dir = os.path.abspath(output_dir)
         self.docker_image = docker_image
         self.enable_cache = enable_cache
@@ -223,25 +239,29 @@ class Emulator:
     def run(self) -> EmulatedRun:
         run_id = str(uuid.uuid4())
         tasks = self.pipeline_spec["root"]["dag"]["tasks"]
+        order = topological_order(tasks)
         store = EmulatorStore(os.path.join(self.output_dir, "metadata.db"))
         store.start_run(self.pipeline_name, run_id, self.params)
         self.out.write(f"emulating {self.pipeline_name}, run {run_id}\n")
         results: list[TaskResult] = []
         outputs_by_task: dict[str, dict[str, list[dict[str, Any]]]] = {}
         failed = False
-        for name in topological_order(tasks):
-            if failed:
-                # argocompiler/dag.go: dependants require "<dep>.Succeeded".
-                results.append(TaskResult(name, "not run"))
-                self.out.write(f"  {name:<20} not run\n")
-                continue
-            result = self._run_task(store, run_id, name, tasks[name], outputs_by_task)
-            results.append(result)
-            self.out.write(f"  {name:<20} {result.state:<9} {result.seconds:6.1f} s\n")
-            self.out.flush()
-            failed = result.state == "failed"
-        state = "failed" if failed else "succeeded"
-        store.finish_run(run_id, state)
+        state = "failed"
+        try:
+            for name in order:
+                if failed:
+                    # argocompiler/dag.go: dependants require "<dep>.Succeeded".
+                    results.append(TaskResult(name, "not run"))
+                    self.out.write(f"  {name:<20} not run\n")
+                    continue
+                result = self._run_task(store, run_id, name, tasks[name], outputs_by_task)
+                results.append(result)
+                self.out.write(f"  {name:<20} {result.state:<9} {result.seconds:6.1f} s\n")
+                self.out.flush()
+                failed = result.state == "failed"
+            state = "failed" if failed else "succeeded"
+        finally:
+            store.finish_run(run_id, state)
         return EmulatedRun(run_id, state, results, self.output_dir)
 
     def _run_task(self, store, run_id, name, task, outputs_by_task) -> TaskResult:
@@ -250,6 +270,7 @@ class Emulator:
         executor = self.pipeline_spec["deploymentSpec"]["executors"][component["executorLabel"]]
         executor_input = self._driver_executor_input(store, run_id, name, task, component)
         if "importer" in executor:
+            self._importer_inputs = executor_input["inputs"]["parameterValues"]
             outputs = self._import(store, run_id, name, executor["importer"], component)
             outputs_by_task[name] = outputs
             return TaskResult(name, "complete", time.monotonic() - started)
@@ -257,7 +278,9 @@ class Emulator:
         container = executor["container"]
         fingerprint = None
         if self.enable_cache and task.get("cachingOptions", {}).get("enableCache"):
-            fingerprint = cache_fingerprint(executor_input, container)
+            fingerprint = cache_fingerprint(
+                executor_input, container, self._running_image(container)
+            )
             cached = store.find_cached(self.pipeline_name, fingerprint)
             if cached is not None:
                 # driver/container.go: reuseCachedOutputs; the execution is CACHED.
@@ -274,6 +297,10 @@ class Emulator:
             return TaskResult(name, "failed", time.monotonic() - started, log_path)
         outputs_by_task[name] = store.outputs_of(execution)
         return TaskResult(name, "complete", time.monotonic() - started, log_path)
+
+    def _running_image(self, container: dict[str, Any]) -> str:
+        """What really runs the task: the --docker image, or this Python environment."""
+        return self.docker_image or f"local:{sys.executable}"
 
     # -- driver ---------------------------------------------------------------
 
@@ -445,6 +472,10 @@ class Emulator:
             claim = mount.get("constant") or mount.get("pvcNameParameter", {}).get(
                 "runtimeValue", {}
             ).get("constant")
+            if not isinstance(claim, str) or not _DNS_1123.fullmatch(claim):
+                raise UserError(
+                    f"{executor_label}: volume claim {claim!r} is not a valid claim name"
+                )
             host = os.path.join(self.output_dir, "volumes", claim)
             os.makedirs(host, exist_ok=True)
             mounts[mount["mountPath"]] = host
@@ -476,9 +507,14 @@ class Emulator:
             volumes += ["-v", f"{os.path.join(pod, folder)}:/{folder}"]
         for mount_path, host in mounts.items():
             volumes += ["-v", f"{host}:{mount_path}"]
-        # Like a pod's emptyDir, the staging folders are writable by the image's user.
-        for folder in [pod, *mounts.values()]:
-            _make_world_writable(folder)
+        user = []
+        if os.getuid() == 0:
+            # As on a cluster, the folders belong to the image's own (non-root) user.
+            owner = self._image_user()
+            for folder in [pod, *mounts.values()]:
+                _chown_tree(folder, *owner)
+        else:
+            user = ["--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp"]
         # driver.go applies the limits to the pod; docker applies them to the container.
         limits = []
         if resources.get("cpuLimit"):
@@ -486,28 +522,45 @@ class Emulator:
         if resources.get("memoryLimit"):
             limits += ["--memory", f"{int(resources['memoryLimit'] * 1024)}m"]
         docker = [
-            os.environ.get("DOCKER", "docker"), "run", "--rm", "--network", "none",
-            *volumes, *limits, "--entrypoint", command[0], self.docker_image, *command[1:],
+            self.docker, "run", "--rm", "--network", "none",
+            *user, *volumes, *limits, "--entrypoint", command[0], self.docker_image, *command[1:],
         ]  # fmt: skip
         process = subprocess.run(docker, stdout=log, stderr=subprocess.STDOUT)
         return process.returncode
+
+    def _image_user(self) -> tuple[int, int]:
+        """The numeric user and group the image runs as (root when it names none)."""
+        result = subprocess.run(
+            [self.docker, "image", "inspect", self.docker_image, "--format", "{{.Config.User}}"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise UserError(f"no image {self.docker_image}: build it (make image) or pull it")
+        user, _, group = result.stdout.strip().partition(":")
+        if not user.isdigit():
+            return (0, 0)
+        return int(user), int(group) if group.isdigit() else int(user)
 
     def _object_path(self, uri: str) -> str:
         bucket, key = split_uri(uri)
         return os.path.join(self.object_store, bucket, key)
 
     def _download(self, uri: str, local_path: str) -> None:
+        if not uri.startswith(_OBJECT_STORE_SCHEMES):
+            return  # launcher_v2.go: URIs of other schemes are not downloaded.
         source = self._object_path(uri)
         if os.path.isdir(source):
-            shutil.copytree(source, local_path, dirs_exist_ok=True)
+            shutil.copytree(source, local_path, symlinks=True, dirs_exist_ok=True)
         elif os.path.exists(source):
             os.makedirs(os.path.dirname(local_path), exist_ok=True)
             shutil.copy2(source, local_path)
 
     def _upload(self, local_path: str, uri: str) -> None:
         target = self._object_path(uri)
+        if os.path.islink(local_path):
+            return  # never follow a link a task left into the host's files
         if os.path.isdir(local_path):
-            shutil.copytree(local_path, target, dirs_exist_ok=True)
+            shutil.copytree(local_path, target, symlinks=True, dirs_exist_ok=True)
         elif os.path.exists(local_path):
             self._upload_file(local_path, uri)
         # launcher_v2.go: a missing local path is only a warning.
@@ -515,11 +568,13 @@ class Emulator:
     def _upload_file(self, local_path: str, uri: str) -> None:
         target = self._object_path(uri)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(local_path, target)
+        shutil.copy2(local_path, target, follow_symlinks=False)
 
     def _import(self, store, run_id, name, importer, component) -> dict[str, Any]:
         """component/importer_launcher.go: the artifact is the URI, no task runs."""
-        uri = importer["artifactUri"].get("constant") or self.params.get(
+        # importer_launcher.go: a runtimeParameter names one of the task's inputs.
+        task_inputs = self._importer_inputs
+        uri = importer["artifactUri"].get("constant") or task_inputs.get(
             importer["artifactUri"].get("runtimeParameter", "")
         )
         if not uri:
@@ -554,14 +609,16 @@ class Emulator:
         return "system.Artifact"
 
 
-def _make_world_writable(folder: str) -> None:
-    for root, _, files in os.walk(folder):
-        os.chmod(root, 0o777)
-        for name in files:
-            os.chmod(os.path.join(root, name), 0o666)
+def _chown_tree(folder: str, uid: int, gid: int) -> None:
+    for root, dirs, files in os.walk(folder):
+        os.chown(root, uid, gid, follow_symlinks=False)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
-def cache_fingerprint(executor_input: dict[str, Any], container: dict[str, Any]) -> str:
+def cache_fingerprint(
+    executor_input: dict[str, Any], container: dict[str, Any], image: str | None = None
+) -> str:
     """cacheutils/cache.go: GenerateCacheKey and GenerateFingerPrint.
 
     Input artifacts count by MLMD id, output artifacts by name and type (not
@@ -584,7 +641,7 @@ def cache_fingerprint(executor_input: dict[str, Any], container: dict[str, Any])
         "outputArtifactsSpec": outputs,
         "outputParametersSpec": {},
         "containerSpec": {
-            "image": container.get("image", ""),
+            "image": image or container.get("image", ""),
             "cmdArgs": container.get("command", []) + container.get("args", []),
         },
     }

@@ -50,5 +50,9 @@ def test_package_paths_resolve_to_installed_files():
 
 
 def test_backend_metadata_wrappers_are_removed():
-    wrapped = {"blessed": {"struct": {"train": 1}}, "splits": {"list": ["a"]}, "n": 3.0}
-    assert kfp_entrypoint._unwrap(wrapped) == {"blessed": {"train": 1}, "splits": ["a"], "n": 3.0}
+    assert kfp_entrypoint._unwrap({"struct": {"train": 1}}) == {"train": 1}
+    assert kfp_entrypoint._unwrap({"list": ["a"]}) == ["a"]
+    assert kfp_entrypoint._unwrap(3.0) == 3.0
+    # Only the backend's own top-level wrapper goes; values inside stay as written.
+    nested = {"struct": {"opts": {"list": [1, 2]}}}
+    assert kfp_entrypoint._unwrap(nested) == {"opts": {"list": [1, 2]}}

@@ -131,3 +131,18 @@ def test_tasks_run_after_what_they_depend_on(pipeline_spec):
     assert order.index("CsvExampleGen") < order.index("StatisticsGen") < order.index("DataGate")
     assert order.index("DataGate") < order.index("Transform") < order.index("Trainer")
     assert order.index("LatestPushedModel") < order.index("Evaluator") < order.index("Pusher")
+
+
+def test_the_repeated_beam_args_block_is_kept_once_with_its_values():
+    from kubetfx.pipelines.kfp.compiler import _without_repeated_beam_args
+
+    named = ["--executor_class_path", "a.B", "--json_serialized_invocation_args", "{{$}}"]
+    beam = ["--direct_num_workers", "2", "--sdk_worker_parallelism", "2"]
+    assert _without_repeated_beam_args(named + beam + beam) == named + beam
+    assert _without_repeated_beam_args(named + beam) == named + beam
+
+
+def test_an_unknown_dependency_is_named():
+    tasks = {"A": {"dependentTasks": ["Nope"]}}
+    with pytest.raises(UserError, match="task A depends on Nope, which is not a task"):
+        emulator.topological_order(tasks)

@@ -1,0 +1,117 @@
+"""Two local runs side by side: metrics, schema and data statistics, with what changed flagged."""
+
+import dataclasses
+import os
+
+from kubetfx.pipelines import runs as runs_lib
+
+# A feature drifts when its mean moves by more than this many standard
+# deviations, or its category shares by more than this L-infinity distance.
+MEAN_SHIFT_LIMIT = 0.25
+CATEGORY_SHIFT_LIMIT = 0.1
+
+
+@dataclasses.dataclass
+class Comparison:
+    metrics: list[tuple[str, float | None, float | None]]  # name, run A, run B
+    schema_changes: list[str]
+    drift: list[tuple[str, str, float, bool]]  # split:feature, measure, value, drifted
+
+
+def _outputs(output_dir: str, pipeline_name: str, run_id: str):
+    run, _ = runs_lib.get_run(os.path.join(output_dir, "metadata.db"), pipeline_name, run_id)
+    return {e.node_id: e.outputs for e in run.executions}
+
+
+def _metrics(outputs) -> dict[str, float]:
+    from kubetfx.components.visualizations import overall_metrics
+
+    evaluation = outputs.get("Evaluator", {}).get("evaluation")
+    return overall_metrics(evaluation[0].uri) if evaluation else {}
+
+
+def _schema(outputs):
+    from tfx.utils import io_utils
+
+    schema = outputs.get("ImportSchemaGen", {}).get("schema")
+    if not schema:
+        return {}
+    proto = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema[0].uri))
+    return {f.name: f for f in proto.feature}
+
+
+def _statistics(outputs):
+    from tfx.types import standard_artifacts
+
+    from kubetfx.components.visualizations import load_statistics
+
+    statistics = outputs.get("StatisticsGen", {}).get("statistics")
+    if not statistics:
+        return {}
+    artifact = standard_artifacts.ExampleStatistics()
+    artifact.set_mlmd_artifact(statistics[0])
+    return load_statistics(artifact)
+
+
+def _shares(feature) -> dict[str, float]:
+    total = feature.string_stats.common_stats.num_non_missing or 1
+    return {v.value: v.frequency / total for v in feature.string_stats.top_values}
+
+
+def compare_runs(output_dir: str, pipeline_name: str, run_a: str, run_b: str) -> Comparison:
+    a, b = (_outputs(output_dir, pipeline_name, r) for r in (run_a, run_b))
+    metrics_a, metrics_b = _metrics(a), _metrics(b)
+    metrics = [
+        (name, metrics_a.get(name), metrics_b.get(name))
+        for name in sorted(set(metrics_a) | set(metrics_b))
+        if not name.endswith("_change_vs_baseline")
+    ]
+    schema_a, schema_b = _schema(a), _schema(b)
+    schema_changes = [f"feature {n} only in {run_a}" for n in sorted(set(schema_a) - set(schema_b))]
+    schema_changes += [
+        f"feature {n} only in {run_b}" for n in sorted(set(schema_b) - set(schema_a))
+    ]
+    for name in sorted(set(schema_a) & set(schema_b)):
+        if schema_a[name] != schema_b[name]:
+            schema_changes.append(
+                f"feature {name} differs: {_one_line(schema_a[name])} → {_one_line(schema_b[name])}"
+            )
+    drift = []
+    stats_a, stats_b = _statistics(a), _statistics(b)
+    for split in sorted(set(stats_a) & set(stats_b)):
+        features_b = {".".join(f.path.step): f for f in stats_b[split].features}
+        for feature in stats_a[split].features:
+            name = ".".join(feature.path.step)
+            other = features_b.get(name)
+            if other is None:
+                continue
+            if feature.WhichOneof("stats") != other.WhichOneof("stats"):
+                drift.append((f"{split}:{name}", "type changed", 1.0, True))
+            elif feature.HasField("num_stats") and other.HasField("num_stats"):
+                spread = feature.num_stats.std_dev or 1.0
+                shift = abs(other.num_stats.mean - feature.num_stats.mean) / spread
+                drift.append(
+                    (f"{split}:{name}", "mean shift (std devs)", shift, shift > MEAN_SHIFT_LIMIT)
+                )
+            elif feature.HasField("string_stats") and other.HasField("string_stats"):
+                shares_a, shares_b = _shares(feature), _shares(other)
+                distance = max(
+                    (
+                        abs(shares_a.get(k, 0.0) - shares_b.get(k, 0.0))
+                        for k in set(shares_a) | set(shares_b)
+                    ),
+                    default=0.0,
+                )
+                drift.append(
+                    (
+                        f"{split}:{name}",
+                        "L-inf distance of top values",
+                        distance,
+                        distance > CATEGORY_SHIFT_LIMIT,
+                    )
+                )
+    return Comparison(metrics, schema_changes, drift)
+
+
+def _one_line(feature) -> str:
+    return " ".join(str(feature).split())[:120]
