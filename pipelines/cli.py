@@ -18,6 +18,13 @@ _PARAM = click.option(
 _NO_CACHE = click.option(
     "--no-cache", is_flag=True, help="Run every task even if a cached result exists."
 )
+_RUNS_DIR = click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=config_lib.DEFAULT_OUTPUT_DIR,
+    show_default=True,
+    help="Output folder of local runs (holds metadata.db).",
+)
 _ENDPOINT = click.option(
     "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
 )
@@ -294,13 +301,7 @@ def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_ca
 
 
 @cli.command()
-@click.option(
-    "--output-dir",
-    type=click.Path(),
-    default=config_lib.DEFAULT_OUTPUT_DIR,
-    show_default=True,
-    help="Output folder of local runs (holds metadata.db).",
-)
+@_RUNS_DIR
 @click.option("--endpoint", default=None, help="List a Kubeflow Pipelines endpoint's runs instead.")
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 def runs(output_dir, endpoint, limit) -> None:
@@ -348,13 +349,7 @@ def _print_local_runs(output_dir: str, limit: int) -> None:
 
 @cli.command()
 @click.argument("run_id")
-@click.option(
-    "--output-dir",
-    type=click.Path(),
-    default=config_lib.DEFAULT_OUTPUT_DIR,
-    show_default=True,
-    help="Output folder of local runs (holds metadata.db).",
-)
+@_RUNS_DIR
 def status(run_id, output_dir) -> None:
     """Show one local run: each component's state, time, cache hit, outputs and error."""
     from kubetfx.pipelines import runs as runs_lib
@@ -384,13 +379,7 @@ def status(run_id, output_dir) -> None:
 
 @cli.command()
 @click.argument("run_id")
-@click.option(
-    "--output-dir",
-    type=click.Path(),
-    default=config_lib.DEFAULT_OUTPUT_DIR,
-    show_default=True,
-    help="Output folder of local runs (holds metadata.db).",
-)
+@_RUNS_DIR
 @click.option("--output", type=click.Path(), default=None, help="Where to write the page.")
 @click.option("--open", "open_page", is_flag=True, help="Open the page in a web browser.")
 def report(run_id, output_dir, output, open_page) -> None:
@@ -418,13 +407,7 @@ def report(run_id, output_dir, output, open_page) -> None:
 @cli.command()
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option(
-    "--output-dir",
-    type=click.Path(),
-    default=config_lib.DEFAULT_OUTPUT_DIR,
-    show_default=True,
-    help="Output folder of local runs (holds metadata.db).",
-)
+@_RUNS_DIR
 def compare(run_a, run_b, output_dir) -> None:
     """Compare two local runs: metrics, schema and data drift per feature."""
     from kubetfx.pipelines.compare import compare_runs
