@@ -184,7 +184,8 @@ def anomalies_markdown(anomalies: types.Artifact) -> str:
 # Evaluation -------------------------------------------------------------------
 
 
-def _slice_name(slice_key) -> str:
+def slice_name(slice_key) -> str:
+    """``overall``, or ``column=value, ...`` for a TFMA slice key."""
     parts = [
         f"{key.column}={getattr(key, key.WhichOneof('kind'))}"
         for key in slice_key.single_slice_keys
@@ -198,7 +199,7 @@ def _metrics_by_slice(evaluation_uri: str) -> dict[str, dict[tuple[str, str, boo
 
     result: dict[str, dict[tuple[str, str, bool], float]] = {}
     for per_slice in tfma.load_metrics(evaluation_uri):
-        values = result.setdefault(_slice_name(per_slice.slice_key), {})
+        values = result.setdefault(slice_name(per_slice.slice_key), {})
         for entry in per_slice.metric_keys_and_values:
             if entry.value.HasField("double_value"):
                 key = (entry.key.name, entry.key.model_name, entry.key.is_diff)
@@ -235,7 +236,7 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
         "",
     ]
     failures = [
-        f"| {_cell(_slice_name(s.slice_key))} | {f.metric_key.name} | "
+        f"| {_cell(slice_name(s.slice_key))} | {f.metric_key.name} | "
         f"{f.metric_value.double_value.value:.4f} | {_cell(f.message)} |"
         for s in validation.metric_validations_per_slice
         for f in s.failures

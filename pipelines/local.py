@@ -138,18 +138,13 @@ def evaluation_failures(evaluation_uri: str) -> list[str]:
     """Each threshold the model missed, as ``slice: metric = value (why)``."""
     import tensorflow_model_analysis as tfma
 
+    from kubetfx.components.visualizations import slice_name
+
     result = tfma.load_validation_result(evaluation_uri)
     failures = []
     for per_slice in result.metric_validations_per_slice:
-        slice_name = _slice_name(per_slice.slice_key.single_slice_keys)
+        name = slice_name(per_slice.slice_key)
         for failure in per_slice.failures:
             value = failure.metric_value.double_value.value
-            failures.append(
-                f"{slice_name}: {failure.metric_key.name} = {value:.4f} ({failure.message})"
-            )
+            failures.append(f"{name}: {failure.metric_key.name} = {value:.4f} ({failure.message})")
     return failures
-
-
-def _slice_name(single_slice_keys) -> str:
-    parts = [f"{key.column}={getattr(key, key.WhichOneof('kind'))}" for key in single_slice_keys]
-    return ", ".join(parts) or "overall"
