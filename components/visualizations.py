@@ -9,7 +9,7 @@ those forms. The HTML is self-contained: no scripts, fonts or images fetched.
 
 import html
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 from tfx import types
 from tfx.types import artifact_utils
@@ -193,6 +193,30 @@ def slice_name(slice_key) -> str:
     return ", ".join(parts) or "overall"
 
 
+class ThresholdFailure(NamedTuple):
+    slice: str
+    metric: str
+    value: float
+    message: str
+
+
+def threshold_failures(evaluation_uri: str) -> list[ThresholdFailure]:
+    """Each threshold the candidate missed, from TFMA's validation result."""
+    import tensorflow_model_analysis as tfma
+
+    validation = tfma.load_validation_result(evaluation_uri)
+    return [
+        ThresholdFailure(
+            slice_name(per_slice.slice_key),
+            failure.metric_key.name,
+            failure.metric_value.double_value.value,
+            failure.message,
+        )
+        for per_slice in validation.metric_validations_per_slice
+        for failure in per_slice.failures
+    ]
+
+
 def _metrics_by_slice(evaluation_uri: str) -> dict[str, dict[tuple[str, str, bool], float]]:
     """{slice: {(metric, model, is_diff): value}} from TFMA's output."""
     import tensorflow_model_analysis as tfma
@@ -219,10 +243,7 @@ def overall_metrics(evaluation_uri: str) -> dict[str, float]:
 
 def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
     """The blessing decision, why, and the metrics overall and per slice."""
-    import tensorflow_model_analysis as tfma
-
     blessed = bool(blessing.get_int_custom_property("blessed"))
-    validation = tfma.load_validation_result(evaluation_uri)
     by_slice = _metrics_by_slice(evaluation_uri)
     has_baseline = any(model == "baseline" for v in by_slice.values() for (_, model, _) in v)
     lines = [
@@ -236,10 +257,8 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
         "",
     ]
     failures = [
-        f"| {_cell(slice_name(s.slice_key))} | {f.metric_key.name} | "
-        f"{f.metric_value.double_value.value:.4f} | {_cell(f.message)} |"
-        for s in validation.metric_validations_per_slice
-        for f in s.failures
+        f"| {_cell(f.slice)} | {f.metric} | {f.value:.4f} | {_cell(f.message)} |"
+        for f in threshold_failures(evaluation_uri)
     ]
     if failures:
         lines += [
@@ -252,8 +271,8 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
     names = sorted({n for v in by_slice.values() for (n, m, d) in v if not d})
     lines += ["## Metrics", "", "| slice | " + " | ".join(names) + " |"]
     lines.append("|---|" + "---|" * len(names))
-    for slice_name in sorted(by_slice, key=lambda s: (s != "overall", s)):
-        values = by_slice[slice_name]
+    for name_of_slice in sorted(by_slice, key=lambda s: (s != "overall", s)):
+        values = by_slice[name_of_slice]
         cells = []
         for name in names:
             candidate = values.get((name, "candidate", False), values.get((name, "", False)))
@@ -262,5 +281,5 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
             if baseline is not None:
                 text += f" (baseline {baseline:.4f})"
             cells.append(text)
-        lines.append(f"| {_cell(slice_name)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_cell(name_of_slice)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

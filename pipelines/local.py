@@ -136,15 +136,9 @@ def _outcome(
 
 def evaluation_failures(evaluation_uri: str) -> list[str]:
     """Each threshold the model missed, as ``slice: metric = value (why)``."""
-    import tensorflow_model_analysis as tfma
+    from kubetfx.components.visualizations import threshold_failures
 
-    from kubetfx.components.visualizations import slice_name
-
-    result = tfma.load_validation_result(evaluation_uri)
-    failures = []
-    for per_slice in result.metric_validations_per_slice:
-        name = slice_name(per_slice.slice_key)
-        for failure in per_slice.failures:
-            value = failure.metric_value.double_value.value
-            failures.append(f"{name}: {failure.metric_key.name} = {value:.4f} ({failure.message})")
-    return failures
+    return [
+        f"{f.slice}: {f.metric} = {f.value:.4f} ({f.message})"
+        for f in threshold_failures(evaluation_uri)
+    ]
