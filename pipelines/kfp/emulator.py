@@ -44,7 +44,11 @@ from kubetfx.components.kfp_entrypoint import local_path_for_uri
 from kubetfx.pipelines.console import last_exception
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import spec as contract
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
+from kubetfx.pipelines.kfp.emulator_store import (
+    EmulatorStore,
+    object_path,
+    task_log_path,
+)
 
 SUPPORTED_SCHEMA_VERSION = "2.1.0"
 # v2/config/env.go: the default pipeline root.
@@ -192,13 +196,6 @@ def topological_order(tasks: dict[str, Any]) -> list[str]:
     return order
 
 
-def split_uri(uri: str) -> tuple[str, str]:
-    """``minio://bucket/key`` → (bucket, key)."""
-    rest = uri.split("://", 1)[1]
-    bucket, _, key = rest.partition("/")
-    return bucket, key
-
-
 class Emulator:
     """Runs one pipeline package; see the module docstring for what it mirrors."""
 
@@ -288,11 +285,13 @@ class Emulator:
                 outputs_by_task[name] = store.outputs_of(cached)
                 return TaskResult(name, "cached", time.monotonic() - started)
 
-        log_path = os.path.join(self.log_dir, f"{run_id[:8]}-{name}.log")
-        ok, outputs = self._launch(name, executor_input, component, container, log_path)
-        execution = store.record_execution(
-            run_id, name, fingerprint, executor_input, outputs, ok, self._artifact_type
-        )
+        log_path = task_log_path(self.log_dir, run_id, name)
+        execution = store.start_execution(run_id, name, fingerprint, executor_input)
+        ok, outputs = False, {}
+        try:
+            ok, outputs = self._launch(name, executor_input, component, container, log_path)
+        finally:
+            store.publish_execution(execution, outputs, ok, self._artifact_type)
         if not ok:
             return TaskResult(name, "failed", time.monotonic() - started, log_path)
         outputs_by_task[name] = store.outputs_of(execution)
@@ -542,8 +541,7 @@ class Emulator:
         return int(user), int(group) if group.isdigit() else int(user)
 
     def _object_path(self, uri: str) -> str:
-        bucket, key = split_uri(uri)
-        return os.path.join(self.object_store, bucket, key)
+        return object_path(self.object_store, uri)
 
     def _download(self, uri: str, local_path: str) -> None:
         if not uri.startswith(_OBJECT_STORE_SCHEMES):

@@ -7,6 +7,7 @@ link them. Downstream tasks read their inputs back from here.
 """
 
 import json
+import os
 from typing import Any
 
 from google.protobuf import json_format
@@ -16,6 +17,24 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 EXECUTION_TYPE = "system.ContainerExecution"
 PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """``minio://bucket/key`` → (bucket, key)."""
+    rest = uri.split("://", 1)[1]
+    bucket, _, key = rest.partition("/")
+    return bucket, key
+
+
+def object_path(object_store: str, uri: str) -> str:
+    """Where the emulated object store keeps the object at ``uri``."""
+    bucket, key = split_uri(uri)
+    return os.path.join(object_store, bucket, key)
+
+
+def task_log_path(log_dir: str, run_id: str, task_name: str) -> str:
+    """The emulator's log of one task of one run."""
+    return os.path.join(log_dir, f"{run_id[:8]}-{task_name}.log")
 
 
 def _to_mlmd_value(value: Any) -> mlmd.Value:
@@ -114,11 +133,21 @@ class EmulatorStore:
                 events.append((int(artifact["name"]), event))
         return events
 
-    def record_execution(
-        self, run_id, task_name, fingerprint, executor_input, outputs, succeeded, type_of
-    ) -> int:
-        state = mlmd.Execution.COMPLETE if succeeded else mlmd.Execution.FAILED
-        execution = self._new_execution(run_id, task_name, fingerprint, state, executor_input)
+    def start_execution(self, run_id, task_name, fingerprint, executor_input) -> int:
+        """driver/container.go: createExecution, RUNNING, with its inputs linked."""
+        execution = self._new_execution(
+            run_id, task_name, fingerprint, mlmd.Execution.RUNNING, executor_input
+        )
+        execution_id, _, _ = self.store.put_execution(
+            execution, [], self._contexts(run_id), reuse_context_if_already_exist=True
+        )
+        self._link_inputs(execution_id, self._input_events(executor_input))
+        return execution_id
+
+    def publish_execution(self, execution_id, outputs, succeeded, type_of) -> None:
+        """metadata/client.go: PublishExecution, the final state and the outputs."""
+        (execution,) = self.store.get_executions_by_id([execution_id])
+        execution.last_known_state = mlmd.Execution.COMPLETE if succeeded else mlmd.Execution.FAILED
         pairs = []
         for key, artifact_list in outputs.items():
             for artifact in artifact_list["artifacts"]:
@@ -135,11 +164,14 @@ class EmulatorStore:
                 event = mlmd.Event(type=mlmd.Event.OUTPUT)
                 event.path.steps.add().key = key
                 pairs.append((record, event))
-        input_events = self._input_events(executor_input)
-        execution_id, _, _ = self.store.put_execution(
-            execution, pairs, self._contexts(run_id), reuse_context_if_already_exist=True
-        )
-        self._link_inputs(execution_id, input_events)
+        self.store.put_execution(execution, pairs, [])
+
+    def record_execution(
+        self, run_id, task_name, fingerprint, executor_input, outputs, succeeded, type_of
+    ) -> int:
+        """An execution that is started and published at once (the importer's)."""
+        execution_id = self.start_execution(run_id, task_name, fingerprint, executor_input)
+        self.publish_execution(execution_id, outputs, succeeded, type_of)
         return execution_id
 
     def record_cached(self, run_id, task_name, fingerprint, cached_id, executor_input) -> int:
