@@ -28,6 +28,8 @@ setup(
         "apache-beam[gcp]==2.59.0",
         "tf-keras==2.16.0",
         "click>=8.0",
+        "matplotlib>=3.8",
+        "networkx>=3.0",
     ],
     entry_points={"console_scripts": ["kubetfx=kubetfx.pipelines.cli:main"]},
 )

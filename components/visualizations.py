@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from tfx import types
 from tfx.types import artifact_utils
 
+from kubetfx.components import charts
 from kubetfx.components.data_gate import load_anomalies
 
 
@@ -60,37 +61,6 @@ def load_statistics(statistics: types.Artifact) -> dict[str, Any]:
     }
 
 
-def _histogram_svg(buckets, width: int = 160, height: int = 36) -> str:
-    counts = [b.sample_count for b in buckets]
-    if not counts or max(counts) <= 0:
-        return ""
-    bar = width / len(counts)
-    rects = "".join(
-        f'<rect x="{i * bar:.1f}" y="{height - height * c / max(counts):.1f}" '
-        f'width="{max(bar - 1, 1):.1f}" height="{height * c / max(counts):.1f}" fill="#1a73e8">'
-        f"<title>{b.low_value:.4g} to {b.high_value:.4g}: {c:.0f}</title></rect>"
-        for i, (b, c) in enumerate(zip(buckets, counts, strict=True))
-    )
-    return f'<svg width="{width}" height="{height}" role="img">{rects}</svg>'
-
-
-def _top_values_svg(top_values, total: float, width: int = 160) -> str:
-    rows = list(top_values)[:5]
-    if not rows or total <= 0:
-        return ""
-    height = 14 * len(rows)
-    parts = []
-    for i, value in enumerate(rows):
-        share = value.frequency / total
-        label = html.escape(value.value[:24])
-        parts.append(
-            f'<rect x="0" y="{i * 14 + 2}" width="{width * share:.1f}" height="10" '
-            f'fill="#1a73e8"></rect><text x="{width + 4}" y="{i * 14 + 11}" '
-            f'font-size="10">{label} ({share:.0%})</text>'
-        )
-    return f'<svg width="{width + 190}" height="{height}" role="img">{"".join(parts)}</svg>'
-
-
 def _missing(common, total: int) -> str:
     share = common.num_missing / total if total else 0.0
     css = ' class="warn"' if share > 0.05 else ""
@@ -112,14 +82,15 @@ def statistics_sections(statistics: types.Artifact) -> str:
                     f"<tr><td>{name}</td><td>{s.common_stats.num_non_missing:.0f}</td>"
                     f"{_missing(s.common_stats, total)}<td>{s.mean:.4g}</td>"
                     f"<td>{s.std_dev:.4g}</td><td>{s.min:.4g}</td><td>{s.median:.4g}</td>"
-                    f"<td>{s.max:.4g}</td><td>{_histogram_svg(histogram)}</td></tr>"
+                    f"<td>{s.max:.4g}</td><td>{charts.histogram(histogram, name)}</td></tr>"
                 )
             elif feature.HasField("string_stats"):
                 s = feature.string_stats
+                shares = charts.top_values(s.top_values, s.common_stats.num_non_missing, name)
                 categorical.append(
                     f"<tr><td>{name}</td><td>{s.common_stats.num_non_missing:.0f}</td>"
                     f"{_missing(s.common_stats, total)}<td>{s.unique}</td>"
-                    f"<td>{_top_values_svg(s.top_values, s.common_stats.num_non_missing)}</td></tr>"
+                    f"<td>{shares}</td></tr>"
                 )
         sections.append(
             f"<h2>Split {html.escape(split)}: {total} examples</h2>"

@@ -149,6 +149,14 @@ def run(
             click.echo(f"  {failure}")
     elif outcome.serving_version:
         click.echo(f"kubetfx: model blessed; already serving as version {outcome.serving_version}")
+    _echo_report_hint(outcome.run_id, output_dir)
+
+
+def _echo_report_hint(run_id: str, output_dir: str) -> None:
+    folder = ""
+    if output_dir != config_lib.DEFAULT_OUTPUT_DIR:
+        folder = f" --output-dir {shlex.quote(output_dir)}"
+    click.echo(f"kubetfx: what happened, with charts: kubetfx report {run_id}{folder} --open")
 
 
 @cli.command()
@@ -245,7 +253,7 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
     from kubetfx.pipelines.kfp.emulator import emulate as run_emulation
 
     try:
-        run_emulation(
+        run = run_emulation(
             package,
             output_dir,
             list(params),
@@ -254,6 +262,7 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
         )
     except (UserError, PipelineFailed) as e:
         _fail(e)
+    _echo_report_hint(run.run_id, output_dir)
 
 
 @cli.command()
@@ -338,12 +347,14 @@ def _print_local_runs(output_dir: str, limit: int) -> None:
     if not summaries:
         click.echo(f"no runs in {path}")
         return
-    click.echo(f"{'RUN ID':<28} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} {'CACHED':>6}  STATE")
+    width = max(len("RUN ID"), *(len(run.run_id) for run in summaries))
+    header = f"{'RUN ID':<{width}} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} {'CACHED':>6}  STATE"
+    click.echo(header)
     for run in summaries:
         started = run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else ""
         click.echo(
-            f"{run.run_id:<28} {started:<20} {run.seconds:8.1f}  {run.ran:>3} {run.cached:>6}  "
-            f"{run.state}"
+            f"{run.run_id:<{width}} {started:<20} {run.seconds:8.1f}  "
+            f"{run.ran:>3} {run.cached:>6}  {run.state}"
         )
 
 
@@ -372,6 +383,8 @@ def status(run_id, output_dir) -> None:
         if execution.state == "failed":
             error = runs_lib.execution_error(execution) or runs_lib.logged_error(output_dir, run_id)
             click.echo(f"      error: {error}")
+            if execution.log:
+                click.echo(f"      log: {execution.log}")
     log = runs_lib.run_log(output_dir, run_id)
     if log:
         click.echo(f"log: {log}")

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 
+from kubetfx.pipelines import metadata
 from kubetfx.pipelines import runs as runs_lib
 
 # A feature drifts when its mean moves by more than this many standard
@@ -48,9 +49,9 @@ def _statistics(outputs):
     statistics = outputs.get("StatisticsGen", {}).get("statistics")
     if not statistics:
         return {}
-    artifact = standard_artifacts.ExampleStatistics()
-    artifact.set_mlmd_artifact(statistics[0])
-    return load_statistics(artifact)
+    return load_statistics(
+        metadata.as_tfx_artifact(statistics[0], standard_artifacts.ExampleStatistics)
+    )
 
 
 def _shares(feature) -> dict[str, float]:

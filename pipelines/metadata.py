@@ -1,17 +1,26 @@
 """Reading pipeline runs back from ML Metadata.
 
-TFX records every run in MLMD: a ``pipeline_run`` context per run, a ``node``
-context per component, and per execution its state and its input and output
-artifacts. This module turns that into plain records.
+Two layouts are read into the same records:
+
+- TFX's (``kubetfx run``): a ``pipeline_run`` context per run, a ``node``
+  context per component, and per execution its state and its input and output
+  artifacts, with local URIs.
+- The KFP 2.x backend's (``kubetfx emulate``, ``backend/src/v2/metadata/
+  client.go``): ``system.PipelineRun`` contexts under a ``system.Pipeline``
+  one, ``system.ContainerExecution`` executions named by their
+  ``task_name``, artifact metadata as custom properties and object-store URIs,
+  which map to files in the emulated object store next to the database.
 """
 
 import dataclasses
 import os
 
+from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from kubetfx.pipelines.errors import UserError
+from kubetfx.pipelines.kfp import emulator_store as kfp_layout
 
 _STATE_NAMES = {value: name.lower() for name, value in metadata_store_pb2.Execution.State.items()}
 _OUTPUT_EVENTS = (
@@ -31,15 +40,35 @@ class ExecutionRecord:
     updated_ms: int
     outputs: dict[str, list[metadata_store_pb2.Artifact]]
     properties: dict[str, metadata_store_pb2.Value]
+    log: str = ""  # the task's own log, where the runner keeps one per task
 
     @property
     def seconds(self) -> float:
         return (self.updated_ms - self.started_ms) / 1000.0
 
 
-def connect(metadata_path: str, read_only: bool = True) -> metadata_store.MetadataStore:
+class RunStore(metadata_store.MetadataStore):
+    """A store that knows its layout and where its artifacts' files are."""
+
+    def __init__(self, config: metadata_store_pb2.ConnectionConfig, path: str):
+        super().__init__(config)
+        folder = os.path.dirname(os.path.abspath(path))
+        self.kfp = _has_context_type(self, kfp_layout.RUN_CONTEXT)
+        self.object_store = os.path.join(folder, "object_store")
+        self.log_dir = os.path.join(folder, "logs")
+
+
+def _has_context_type(store: metadata_store.MetadataStore, name: str) -> bool:
+    try:
+        store.get_context_type(name)
+    except mlmd_errors.NotFoundError:
+        return False
+    return True
+
+
+def connect(metadata_path: str, read_only: bool = True) -> RunStore:
     """A store over the SQLite file at ``metadata_path``, read-only by default."""
-    if not os.path.isfile(metadata_path):
+    if read_only and not os.path.isfile(metadata_path):
         raise UserError(
             f"no metadata at {metadata_path}; run a pipeline first or pass the --output-dir it used"
         )
@@ -50,18 +79,39 @@ def connect(metadata_path: str, read_only: bool = True) -> metadata_store.Metada
         if read_only
         else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
     )
-    return metadata_store.MetadataStore(config)
+    return RunStore(config, metadata_path)
 
 
-def run_ids(store: metadata_store.MetadataStore, pipeline_name: str) -> list[str]:
+def run_ids(store: RunStore, pipeline_name: str) -> list[str]:
     """Ids of the pipeline's runs, newest first."""
-    runs = [
-        context
-        for context in store.get_contexts_by_type("pipeline_run")
-        if _belongs_to(store, context, pipeline_name)
-    ]
+    if store.kfp:
+        runs = _kfp_runs(store, pipeline_name)
+    else:
+        runs = [
+            context
+            for context in store.get_contexts_by_type("pipeline_run")
+            if _belongs_to(store, context, pipeline_name)
+        ]
     runs.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
     return [run.name for run in runs]
+
+
+def _kfp_runs(store: RunStore, pipeline_name: str) -> list[metadata_store_pb2.Context]:
+    pipeline = store.get_context_by_type_and_name(kfp_layout.PIPELINE_CONTEXT, pipeline_name)
+    if pipeline is None:
+        return []
+    run_type = store.get_context_type(kfp_layout.RUN_CONTEXT).id
+    return [c for c in store.get_children_contexts_by_context(pipeline.id) if c.type_id == run_type]
+
+
+def recorded_run_state(store: RunStore, run_id: str) -> str | None:
+    """The state the orchestrator recorded for the whole run, where it records one."""
+    if not store.kfp:
+        return None  # TFX records states per execution only
+    run = store.get_context_by_type_and_name(kfp_layout.RUN_CONTEXT, run_id)
+    if run is None or "state" not in run.custom_properties:
+        return None
+    return run.custom_properties["state"].string_value
 
 
 def _belongs_to(
@@ -79,24 +129,17 @@ def _belongs_to(
     return bool(run_executions & pipeline_executions)
 
 
-def run_executions(
-    store: metadata_store.MetadataStore, pipeline_name: str, run_id: str
-) -> list[ExecutionRecord]:
+def run_executions(store: RunStore, pipeline_name: str, run_id: str) -> list[ExecutionRecord]:
     """The executions of one run, in the order they started."""
-    run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    run = store.get_context_by_type_and_name(
+        kfp_layout.RUN_CONTEXT if store.kfp else "pipeline_run", run_id
+    )
     if run is None:
         raise UserError(f"no run {run_id} in this metadata store; `kubetfx runs` lists the runs")
-    executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
-    prefix = f"{pipeline_name}."
-    node_type_id = store.get_context_type("node").id
+    describe = _kfp_task if store.kfp else _tfx_node(store, pipeline_name)
     records = []
-    for execution in executions:
-        node_contexts = [
-            c.name
-            for c in store.get_contexts_by_execution(execution.id)
-            if c.type_id == node_type_id
-        ]
-        node_id = node_contexts[0][len(prefix) :] if node_contexts else str(execution.id)
+    for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
+        node_id, outputs, log = describe(store, run_id, execution)
         records.append(
             ExecutionRecord(
                 node_id=node_id,
@@ -104,16 +147,84 @@ def run_executions(
                 state=_STATE_NAMES.get(execution.last_known_state, "unknown"),
                 started_ms=execution.create_time_since_epoch,
                 updated_ms=execution.last_update_time_since_epoch,
-                outputs=_outputs(store, execution.id),
+                outputs=outputs,
                 properties=dict(execution.custom_properties),
+                log=log,
             )
         )
     return records
 
 
-def _outputs(
-    store: metadata_store.MetadataStore, execution_id: int
-) -> dict[str, list[metadata_store_pb2.Artifact]]:
+def _tfx_node(store: RunStore, pipeline_name: str):
+    """TFX: the node is the execution's ``node`` context, named ``<pipeline>.<node id>``."""
+    prefix = f"{pipeline_name}."
+    node_type_id = store.get_context_type("node").id
+
+    def describe(store: RunStore, run_id: str, execution: metadata_store_pb2.Execution):
+        names = [
+            c.name
+            for c in store.get_contexts_by_execution(execution.id)
+            if c.type_id == node_type_id
+        ]
+        node_id = names[0][len(prefix) :] if names else str(execution.id)
+        return node_id, _outputs(store, execution.id), ""  # one log per run, not per node
+
+    return describe
+
+
+def _kfp_task(store: RunStore, run_id: str, execution: metadata_store_pb2.Execution):
+    """The backend: the task is a custom property; artifacts are in the object store."""
+    task = execution.custom_properties["task_name"].string_value
+    outputs = {
+        key: [_as_local(store, artifact) for artifact in artifacts]
+        for key, artifacts in _outputs(store, execution.id).items()
+    }
+    log = kfp_layout.task_log_path(store.log_dir, run_id, task)
+    return task, outputs, log if os.path.isfile(log) else ""
+
+
+def _as_local(store: RunStore, record: metadata_store_pb2.Artifact) -> metadata_store_pb2.Artifact:
+    """A backend artifact as TFX records one: a local URI and plainly typed properties.
+
+    The backend stores every number as a double and lists and structs wrapped
+    (``StructValueToMLMDValue``); TFX reads integers such as ``blessed`` as ints.
+    """
+    artifact = metadata_store_pb2.Artifact()
+    artifact.CopyFrom(record)
+    if "://" in artifact.uri:
+        artifact.uri = kfp_layout.object_path(store.object_store, record.uri)
+    for value in artifact.custom_properties.values():
+        if value.HasField("double_value") and value.double_value.is_integer():
+            value.int_value = int(value.double_value)
+    return artifact
+
+
+def as_tfx_artifact(record: metadata_store_pb2.Artifact, artifact_class):
+    """A TFX artifact of ``artifact_class`` over ``record``, from either layout.
+
+    The backend keeps the properties a TFX type declares (``split_names``,
+    ``span``) among the custom properties; they are moved back where TFX looks.
+    """
+    artifact = artifact_class()
+    proto = metadata_store_pb2.Artifact()
+    proto.CopyFrom(record)
+    for name, kind in artifact.artifact_type.properties.items():
+        if name in proto.properties or name not in proto.custom_properties:
+            continue
+        value = proto.custom_properties.pop(name)
+        if kind == metadata_store_pb2.INT and value.HasField("int_value"):
+            proto.properties[name].int_value = value.int_value
+        elif kind == metadata_store_pb2.STRING and value.HasField("string_value"):
+            proto.properties[name].string_value = value.string_value
+        elif kind == metadata_store_pb2.DOUBLE and value.WhichOneof("value"):
+            proto.properties[name].double_value = float(getattr(value, value.WhichOneof("value")))
+        else:
+            proto.custom_properties[name].CopyFrom(value)
+    artifact.set_mlmd_artifact(proto)
+    return artifact
+
+
+def _outputs(store: RunStore, execution_id: int) -> dict[str, list[metadata_store_pb2.Artifact]]:
     events = [
         e for e in store.get_events_by_execution_ids([execution_id]) if e.type in _OUTPUT_EVENTS
     ]
@@ -126,6 +237,6 @@ def _outputs(
     return outputs
 
 
-def latest_run(store: metadata_store.MetadataStore, pipeline_name: str) -> str | None:
+def latest_run(store: RunStore, pipeline_name: str) -> str | None:
     ids = run_ids(store, pipeline_name)
     return ids[0] if ids else None

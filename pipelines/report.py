@@ -15,24 +15,11 @@ from kubetfx.pipelines import metadata
 from kubetfx.pipelines import runs as runs_lib
 from kubetfx.pipelines.errors import UserError
 
-_STATE_COLORS = {
-    "complete": "#c8e6c9",
-    "cached": "#bbdefb",
-    "failed": "#ffcdd2",
-    "running": "#fff9c4",
-}
 _STYLE = """
-.graph text{font:12px system-ui,sans-serif}
 .summary td{text-align:left}
 .delta-up{color:#1b5e20}.delta-down{color:#b3261e}
 section{margin-top:28px}
 """
-
-
-def _artifact(record: metadata_store_pb2.Artifact, artifact_class):
-    artifact = artifact_class()
-    artifact.set_mlmd_artifact(record)
-    return artifact
 
 
 def _edges(store, executions: list[metadata.ExecutionRecord]) -> set[tuple[str, str]]:
@@ -44,48 +31,6 @@ def _edges(store, executions: list[metadata.ExecutionRecord]) -> set[tuple[str, 
             if event.type == metadata_store_pb2.Event.INPUT and event.artifact_id in producer:
                 edges.add((producer[event.artifact_id], execution.node_id))
     return edges
-
-
-def graph_svg(executions: list[metadata.ExecutionRecord], edges: set[tuple[str, str]]) -> str:
-    """The run's components as boxes in dependency layers, coloured by state."""
-    layer: dict[str, int] = {}
-    for execution in executions:  # executions are in run order: producers come first
-        parents = [layer[p] for p, c in edges if c == execution.node_id and p in layer]
-        layer[execution.node_id] = max(parents, default=-1) + 1
-    columns: dict[int, list[str]] = {}
-    for node, column in layer.items():
-        columns.setdefault(column, []).append(node)
-    width, height, gap_x, gap_y = 170, 46, 40, 18
-    position = {}
-    for column, nodes in columns.items():
-        for row, node in enumerate(nodes):
-            position[node] = (10 + column * (width + gap_x), 10 + row * (height + gap_y))
-    by_node = {e.node_id: e for e in executions}
-    parts = []
-    for parent, child in sorted(edges):
-        (x1, y1), (x2, y2) = position[parent], position[child]
-        parts.append(
-            f'<line x1="{x1 + width}" y1="{y1 + height / 2}" x2="{x2}" y2="{y2 + height / 2}" '
-            'stroke="#5f6368" stroke-width="1.5" marker-end="url(#arrow)"></line>'
-        )
-    for node, (x, y) in position.items():
-        execution = by_node[node]
-        color = _STATE_COLORS.get(execution.state, "#eeeeee")
-        parts.append(
-            f'<g class="node" data-state="{execution.state}"><rect x="{x}" y="{y}" '
-            f'width="{width}" height="{height}" rx="6" fill="{color}" stroke="#5f6368"></rect>'
-            f'<text x="{x + 8}" y="{y + 19}" font-weight="600">{html.escape(node)}</text>'
-            f'<text x="{x + 8}" y="{y + 36}">{execution.state}, '
-            f"{execution.seconds:.1f} s</text></g>"
-        )
-    total_w = 20 + len(columns) * (width + gap_x)
-    total_h = 20 + max(len(n) for n in columns.values()) * (height + gap_y)
-    return (
-        f'<svg class="graph" width="{total_w}" height="{total_h}" role="img" '
-        'aria-label="pipeline graph"><defs><marker id="arrow" markerWidth="8" markerHeight="8" '
-        'refX="8" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#5f6368"></path>'
-        "</marker></defs>" + "".join(parts) + "</svg>"
-    )
 
 
 def _markdown(text: str) -> str:
@@ -158,7 +103,7 @@ def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
     """The report page of one local run."""
     from tfx.types import standard_artifacts
 
-    from kubetfx.components import visualizations
+    from kubetfx.components import charts, visualizations
 
     metadata_path = os.path.join(output_dir, "metadata.db")
     run, types = runs_lib.get_run(metadata_path, pipeline_name, run_id)
@@ -166,22 +111,31 @@ def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
         raise UserError(f"run {run_id} is still in progress; report it once it has ended")
     store = runs_lib.open_store(metadata_path)
     by_node = {e.node_id: e for e in run.executions}
+    runner = (
+        "Kubeflow Pipelines 2.x backend (kubetfx emulate)"
+        if store.kfp
+        else "TFX LocalDagRunner (kubetfx run)"
+    )
     started = run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else ""
     body = [
         '<table class="summary">'
         f"<tr><th>run</th><td>{html.escape(run_id)}</td></tr>"
         f"<tr><th>outcome</th><td>{html.escape(run.state)}</td></tr>"
+        f"<tr><th>run by</th><td>{runner}</td></tr>"
         f"<tr><th>started</th><td>{started}</td></tr>"
         f"<tr><th>wall time</th><td>{run.seconds:.1f} s</td></tr>"
         f"<tr><th>components</th><td>{run.ran} ran, {run.cached} from the cache</td></tr>"
         "</table>",
         '<section id="graph"><h2>Pipeline</h2>'
-        + graph_svg(run.executions, _edges(store, run.executions))
+        + charts.pipeline_graph(
+            [(e.node_id, e.state, e.seconds) for e in run.executions],
+            _edges(store, run.executions),
+        )
         + "</section>",
     ]
     statistics = by_node.get("StatisticsGen")
     if statistics and statistics.outputs.get("statistics"):
-        artifact = _artifact(
+        artifact = metadata.as_tfx_artifact(
             statistics.outputs["statistics"][0], standard_artifacts.ExampleStatistics
         )
         body.append(
@@ -198,7 +152,9 @@ def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
         )
     validator = by_node.get("ExampleValidator")
     if validator and validator.outputs.get("anomalies"):
-        artifact = _artifact(validator.outputs["anomalies"][0], standard_artifacts.ExampleAnomalies)
+        artifact = metadata.as_tfx_artifact(
+            validator.outputs["anomalies"][0], standard_artifacts.ExampleAnomalies
+        )
         body.append(
             '<section id="anomalies">'
             + _markdown(visualizations.anomalies_markdown(artifact).replace("# ", "## ", 1))
@@ -207,7 +163,9 @@ def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
     evaluator = by_node.get("Evaluator")
     if evaluator and evaluator.outputs.get("evaluation"):
         evaluation = evaluator.outputs["evaluation"][0].uri
-        blessing = _artifact(evaluator.outputs["blessing"][0], standard_artifacts.ModelBlessing)
+        blessing = metadata.as_tfx_artifact(
+            evaluator.outputs["blessing"][0], standard_artifacts.ModelBlessing
+        )
         text = visualizations.evaluation_markdown(evaluation, blessing).replace("# ", "## ", 1)
         body.append('<section id="evaluation">' + _markdown(text) + "</section>")
         previous_run, previous = _previous_blessed_evaluation(store, pipeline_name, run_id)

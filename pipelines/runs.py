@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import json
 import os
+import re
 
 from ml_metadata import errors as mlmd_errors
 
@@ -32,16 +33,28 @@ class RunSummary:
     executions: list[metadata.ExecutionRecord]
 
 
-def open_store(metadata_path: str):
-    """The store, read-only, with any ML Metadata error turned into advice."""
+def open_store(metadata_path: str) -> metadata.RunStore:
+    """The store, read-only, with any ML Metadata error turned into one line of advice."""
     try:
         return metadata.connect(metadata_path, read_only=True)
-    except mlmd_errors.StatusError as error:
-        raise UserError(
-            f"cannot read the metadata at {metadata_path} ({str(error).splitlines()[0]}); "
-            "it may have been written by another TFX or ML Metadata version: read it with "
-            "the version that wrote it"
-        ) from None
+    except (mlmd_errors.StatusError, RuntimeError) as error:
+        raise UserError(f"cannot read {metadata_path}: {_advice(str(error))}") from None
+
+
+def _advice(error: str) -> str:
+    version = re.search(
+        r"database version (\d+) is (greater|older) than library version (\d+)", error
+    )
+    if version:
+        theirs, relation, ours = version.groups()
+        age = "a newer" if relation == "greater" else "an older"
+        return (
+            f"it was written by {age} ML Metadata (schema {theirs}; this kubetfx reads schema "
+            f"{ours}) and is never migrated here: read it with the TFX version that wrote it"
+        )
+    if "not a database" in error:
+        return "it is not an ML Metadata SQLite database; pass the --output-dir of a run"
+    return error.splitlines()[0]
 
 
 def summarize(store, pipeline_name: str, run_id: str) -> RunSummary:
@@ -52,7 +65,11 @@ def summarize(store, pipeline_name: str, run_id: str) -> RunSummary:
         run_id=run_id,
         started=datetime.datetime.fromtimestamp(started / 1000) if started else None,
         seconds=(ended - started) / 1000.0,
-        state=run_state(executions),
+        state=(
+            STATE_RUNNING
+            if metadata.recorded_run_state(store, run_id) == "running"
+            else run_state(executions)
+        ),
         ran=sum(e.state == "complete" for e in executions),
         cached=sum(e.state == "cached" for e in executions),
         executions=executions,
@@ -94,9 +111,13 @@ def get_run(metadata_path: str, pipeline_name: str, run_id: str) -> tuple[RunSum
 
 
 def execution_error(execution: metadata.ExecutionRecord) -> str:
-    """The error TFX recorded for a failed execution, if any."""
+    """The error recorded for a failed execution: by TFX, or last in the task's own log."""
     value = execution.properties.get("__execution_result__")
     if value is None or not value.string_value:
+        if execution.log:
+            from kubetfx.pipelines.console import last_exception
+
+            return last_exception(execution.log)
         return ""
     try:
         return json.loads(value.string_value).get("resultMessage", "")

@@ -6,12 +6,15 @@ between the emulated object store and a local mount, as on a cluster.
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 
 from kubetfx.pipelines.kfp import emulator
 from kubetfx.pipelines.kfp import spec as contract
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
+from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
+from tests import browser
+from tests.browser import assert_report_rendered
 from tests.conftest import run_kubetfx, taxi_header, write_csv
 
 pytestmark = pytest.mark.e2e
@@ -47,8 +50,7 @@ def _serving(workspace):
 def _view(workspace, run, task, output):
     store = EmulatorStore(str(workspace / "out" / "metadata.db"))
     (artifact,) = store.task_outputs(run.run_id, task)[output]
-    bucket, key = emulator.split_uri(artifact["uri"])
-    return artifact, workspace / "out" / "object_store" / bucket / key
+    return artifact, Path(object_path(str(workspace / "out" / "object_store"), artifact["uri"]))
 
 
 def test_every_task_completes_and_a_blessed_model_is_pushed(workspace, first_run):
@@ -68,7 +70,7 @@ def test_statistics_view_is_a_self_contained_page(workspace, first_run):
     page = path.read_text()
     assert page.startswith("<!doctype html>")
     assert "Split train" in page and "Split eval" in page
-    assert "trip_miles" in page and "<svg" in page and "<rect" in page
+    assert '<svg role="img" aria-label="trip_miles"' in page  # its histogram
     assert "http://" not in page and "https://" not in page
 
 
@@ -103,25 +105,19 @@ def test_tfx_outputs_keep_their_object_store_uris(workspace, first_run):
     assert examples["metadata"]["input_fingerprint"].startswith("split:single_split")
 
 
-def test_a_second_run_reuses_cached_tasks_and_pushes_no_duplicate(
-    workspace, first_run, compiled_package
-):
-    run = emulator.emulate(
+@pytest.fixture(scope="module")
+def second_run(workspace, first_run, compiled_package):
+    return emulator.emulate(
         str(compiled_package),
         str(workspace / "out"),
         [f"data_root={workspace / 'taxi'}", *FAST],
         out=io.StringIO(),
     )
-    states = {t.name: t.state for t in run.tasks}
-    for task in ("CsvExampleGen", "StatisticsGen", "DataGate", "Transform", "Trainer"):
-        assert states[task] == "cached", states
-    assert states["LatestPushedModel"] == "complete"  # looks up the serving model every run
-    assert len(_serving(workspace)) == 1
 
 
-def test_bad_data_stops_the_emulated_run_at_the_data_gate(
-    workspace, first_run, compiled_package, taxi_rows
-):
+@pytest.fixture(scope="module")
+def gate_run(workspace, second_run, compiled_package, taxi_rows):
+    """The CLI on data the schema rejects: the result, and the serving folder before and after."""
     broken = [{**row, "trip_start_hour": "31"} for row in taxi_rows[:1000]]
     write_csv(workspace / "broken" / "data.csv", broken, taxi_header())
     before = _serving(workspace)
@@ -134,9 +130,87 @@ def test_bad_data_stops_the_emulated_run_at_the_data_gate(
         f"data_root={workspace / 'broken'}",
         *[arg for pair in FAST for arg in ("--param", pair)],
     )
+    return result, before, _serving(workspace)
+
+
+def test_a_second_run_reuses_cached_tasks_and_pushes_no_duplicate(workspace, second_run):
+    states = {t.name: t.state for t in second_run.tasks}
+    for task in ("CsvExampleGen", "StatisticsGen", "DataGate", "Transform", "Trainer"):
+        assert states[task] == "cached", states
+    assert states["LatestPushedModel"] == "complete"  # looks up the serving model every run
+    assert len(_serving(workspace)) == 1
+
+
+def test_bad_data_stops_the_emulated_run_at_the_data_gate(gate_run):
+    result, before, after = gate_run
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("kubetfx: error: task DataGate failed")
     assert "trip_start_hour" in error
     assert "Transform            not run" in result.stdout
-    assert _serving(workspace) == before
+    assert after == before
+
+
+# The run history, status and report read the backend's records as they read TFX's.
+
+
+def test_runs_and_status_read_the_emulated_runs(workspace, first_run, second_run, gate_run):
+    out = str(workspace / "out")
+    database = workspace / "out" / "metadata.db"
+    before = database.read_bytes()
+    listed = run_kubetfx("runs", "--output-dir", out)
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == [
+        gate_run[0].stdout.split()[3].rstrip(","),
+        second_run.run_id,
+        first_run[0].run_id,
+    ]
+    assert [" ".join(row[6:]) for row in rows] == [
+        "stopped by the data gate",
+        "complete",
+        "complete",
+    ]
+    assert rows[2][4:6] == ["10", "0"]  # the first run: all ran, none cached
+    assert int(rows[1][5]) >= 5  # the second run: training came from the cache
+
+    status = run_kubetfx("status", second_run.run_id, "--output-dir", out)
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert lines[0].startswith(f"run {second_run.run_id}: complete")
+    trainer = next(line.split() for line in lines if line.split()[:1] == ["Trainer"])
+    assert trainer[1] == "cached"
+    first_status = run_kubetfx("status", first_run[0].run_id, "--output-dir", out).stdout
+    trainer = next(line.split() for line in first_status.splitlines() if "Trainer " in line)
+    assert float(trainer[2]) > 1.0  # from the driver's start to the launcher's publish
+    models = [line for line in first_status.splitlines() if "model (tfx.Model):" in line]
+    assert any(os.path.isdir(line.split(": ", 1)[1]) for line in models)  # local paths
+
+    gate = run_kubetfx("status", rows[0][0], "--output-dir", out)
+    gate_lines = gate.stdout.splitlines()
+    assert any(line.split()[:2] == ["DataGate", "failed"] for line in gate_lines)
+    assert any("error:" in line and "trip_start_hour" in line for line in gate_lines)
+    log = next(line for line in gate_lines if line.strip().startswith("log:"))
+    assert os.path.isfile(log.split(": ", 1)[1])
+    assert database.read_bytes() == before  # reading never writes
+
+
+def test_the_report_renders_for_an_emulated_run(workspace, second_run, tmp_path):
+    page = tmp_path / "report.html"
+    result = run_kubetfx(
+        "report",
+        second_run.run_id,
+        "--output-dir",
+        str(workspace / "out"),
+        "--output",
+        str(page),
+    )
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    for section in ("graph", "statistics", "schema", "anomalies", "evaluation", "comparison"):
+        assert f'id="{section}"' in text, section
+    assert "Kubeflow Pipelines 2.x backend" in text
+    assert 'id="node-cached-Trainer"' in text and 'id="node-complete-Evaluator"' in text
+    assert "Blessed: the model will be pushed." in text
+
+    assert_report_rendered(browser.render(page, "report-emulated.png", tmp_path), nodes=10)

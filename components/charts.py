@@ -1,0 +1,174 @@
+"""Charts for the statistics views and the run report, drawn by matplotlib as inline SVG.
+
+Text stays text (``svg.fonttype: none``), ids are stable across runs, and the
+SVG refers to nothing outside itself, so a page that inlines it still fetches
+nothing. The pipeline graph is layered by networkx and drawn by matplotlib.
+"""
+
+import io
+import re
+from collections.abc import Iterable, Sequence
+
+_BLUE = "#1a73e8"
+_GREY = "#5f6368"
+STATE_COLORS = {
+    "complete": "#c8e6c9",
+    "cached": "#bbdefb",
+    "failed": "#ffcdd2",
+    "running": "#fff9c4",
+}
+_STYLE = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "kubetfx",
+    "font.family": "sans-serif",
+    "font.size": 7,
+    "axes.edgecolor": _GREY,
+    "xtick.color": _GREY,
+    "ytick.color": _GREY,
+}
+# Ids kept even when nothing in the SVG refers to them: the graph's nodes.
+NODE_ID_PREFIX = "node-"
+
+
+def _style():
+    import matplotlib
+
+    return matplotlib.rc_context(_STYLE)
+
+
+def _to_svg(figure, label: str) -> str:
+    """The figure as an ``<svg>`` element to inline in HTML."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    buffer = io.StringIO()
+    with _style():
+        FigureCanvasSVG(figure).print_svg(
+            buffer, metadata={"Creator": None, "Date": None, "Format": None, "Type": None}
+        )
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]  # no XML prolog or DOCTYPE (it names a DTD URL)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    # HTML parsers know the SVG and xlink namespaces; the declarations only name URLs.
+    text = re.sub(r'\s+xmlns(?::xlink)?="[^"]*"', "", text)
+    # matplotlib numbers its groups per figure (figure_1, patch_1, ...), which would
+    # repeat on a page of many charts: keep only the ids something refers to.
+    referenced = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', text))
+    text = re.sub(
+        r' id="([^"]+)"',
+        lambda m: m.group(0)
+        if m.group(1) in referenced or m.group(1).startswith(NODE_ID_PREFIX)
+        else "",
+        text,
+    )
+    return text.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
+
+
+def histogram(buckets: Sequence, label: str) -> str:
+    """Bars of the bucket counts over the value range, with the range's ends marked."""
+    from matplotlib.figure import Figure
+
+    counts = [b.sample_count for b in buckets]
+    if not counts or max(counts) <= 0:
+        return ""
+    with _style():
+        figure = Figure(figsize=(2.3, 0.75))
+        axes = figure.add_axes((0.02, 0.28, 0.96, 0.7))
+        lows = [b.low_value for b in buckets]
+        widths = [max(b.high_value - b.low_value, 1e-12) for b in buckets]
+        axes.bar(lows, counts, width=widths, align="edge", color=_BLUE, linewidth=0)
+        start, end = lows[0], buckets[-1].high_value
+        axes.set_xlim(start, end if end > start else start + 1)
+        axes.set_xticks([start, end], [f"{start:.4g}", f"{end:.4g}"])
+        axes.tick_params(axis="x", length=2, pad=1)
+        first, last = axes.get_xticklabels()
+        first.set_horizontalalignment("left")  # the range's ends stay inside the chart
+        last.set_horizontalalignment("right")
+        axes.set_yticks([])
+        for side in ("left", "right", "top"):
+            axes.spines[side].set_visible(False)
+    return _to_svg(figure, label)
+
+
+def top_values(values: Iterable, total: float, label: str, limit: int = 5) -> str:
+    """Horizontal bars of the most frequent values' shares."""
+    from matplotlib.figure import Figure
+
+    rows = list(values)[:limit]
+    if not rows or total <= 0:
+        return ""
+    with _style():
+        figure = Figure(figsize=(3.4, 0.2 * len(rows) + 0.1))
+        axes = figure.add_axes((0.01, 0.02, 0.45, 0.96))
+        shares = [v.frequency / total for v in rows]
+        positions = range(len(rows))
+        axes.barh(positions, shares, height=0.7, color=_BLUE)
+        axes.set_xlim(0, 1)
+        axes.set_ylim(len(rows) - 0.5, -0.5)
+        axes.set_axis_off()
+        for y, value, share in zip(positions, rows, shares, strict=True):
+            axes.text(1.03, y, f"{value.value[:24]} ({share:.0%})", va="center", clip_on=False)
+    return _to_svg(figure, label)
+
+
+def pipeline_graph(
+    nodes: Sequence[tuple[str, str, float]], edges: Iterable[tuple[str, str]]
+) -> str:
+    """The components as boxes in dependency layers, coloured by state, with data-flow arrows.
+
+    ``nodes`` are (name, state, seconds) in run order; ``edges`` (producer, consumer).
+    """
+    import networkx as nx
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(name for name, _, _ in nodes)
+    graph.add_edges_from((a, b) for a, b in edges if a in graph and b in graph)
+    order = {name: i for i, (name, _, _) in enumerate(nodes)}
+    layers = [sorted(layer, key=order.get) for layer in nx.topological_generations(graph)]
+    position = {
+        name: (column, row) for column, layer in enumerate(layers) for row, name in enumerate(layer)
+    }
+    tallest = max(len(layer) for layer in layers)
+    box_w, box_h = 0.8, 0.62
+    with _style():
+        figure = Figure(figsize=(1.75 * len(layers), 0.72 * tallest + 0.1))
+        axes = figure.add_axes((0, 0, 1, 1))
+        axes.set_xlim(-0.5, len(layers) - 0.5)
+        axes.set_ylim(tallest - 0.5, -0.5)
+        axes.set_axis_off()
+        for name, state, seconds in nodes:
+            x, y = position[name]
+            box = FancyBboxPatch(
+                (x - box_w / 2, y - box_h / 2),
+                box_w,
+                box_h,
+                boxstyle="round,pad=0,rounding_size=0.06",
+                facecolor=STATE_COLORS.get(state, "#eeeeee"),
+                edgecolor=_GREY,
+                gid=f"{NODE_ID_PREFIX}{state}-{name}",
+                zorder=2,  # over the arrows that pass behind it
+            )
+            axes.add_patch(box)
+            label = {"ha": "center", "va": "center", "zorder": 3}
+            axes.text(x, y - 0.1, name, fontsize=8, weight="bold", **label)
+            axes.text(x, y + 0.14, f"{state}, {seconds:.1f} s", **label)
+        for producer, consumer in sorted(graph.edges):
+            (x1, y1), (x2, y2) = position[producer], position[consumer]
+            # An edge that skips layers bends, rather than running through boxes.
+            bend = 0.0 if x2 - x1 == 1 else 0.2
+            axes.add_patch(
+                FancyArrowPatch(
+                    (x1 + box_w / 2, y1),
+                    (x2 - box_w / 2, y2),
+                    arrowstyle="-|>",
+                    mutation_scale=8,
+                    color=_GREY,
+                    linewidth=0.8,
+                    shrinkA=0,
+                    shrinkB=0,
+                    connectionstyle=f"arc3,rad={bend}",
+                    zorder=1,
+                )
+            )
+    return _to_svg(figure, "pipeline graph")

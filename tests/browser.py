@@ -1,0 +1,62 @@
+"""A report page in Debian's headless Chromium: the rendered DOM, a screenshot, the requests."""
+
+import dataclasses
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+# Chromium's own background services, reached whatever page it shows.
+CHROMIUM_SERVICES = (
+    "clients2.google.com/time/",
+    "update.googleapis.com/service/",
+    "accounts.google.com/ListAccounts",
+)
+
+
+@dataclasses.dataclass
+class Rendered:
+    dom: str  # the document after layout, as Chromium serialises it
+    screenshot: bytes  # PNG, also kept under test-artifacts/
+    fetched: list[str]  # network requests the page made
+
+
+def render(page: Path, screenshot_name: str, scratch: Path) -> Rendered:
+    chromium = shutil.which("chromium")
+    assert chromium, "install Debian's chromium (apt-get install chromium) for the browser test"
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot, net_log = ARTIFACTS / screenshot_name, scratch / "net.json"
+    flags = [
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={scratch / 'profile'}", "--window-size=1400,2400",
+    ]  # fmt: skip
+    shot = subprocess.run(
+        [chromium, *flags, f"--screenshot={screenshot}", f"--log-net-log={net_log}", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    urls = set(re.findall(r'"(?:url|original_url)":"([^"]+)"', net_log.read_text()))
+    fetched = sorted(
+        u
+        for u in urls
+        if u.startswith(("http", "ws")) and not any(s in u for s in CHROMIUM_SERVICES)
+    )
+    return Rendered(dom.stdout, screenshot.read_bytes(), fetched)
+
+
+def assert_report_rendered(rendered: Rendered, nodes: int) -> None:
+    """The graph, a feature histogram and the metrics table are on the page; nothing was fetched."""
+    dom = rendered.dom
+    assert 'aria-label="pipeline graph"' in dom and dom.count('id="node-') == nodes
+    assert 'aria-label="trip_miles"' in dom.split('id="statistics"')[1]  # its histogram
+    assert "binary_accuracy" in dom.split('id="evaluation"')[1]
+    assert rendered.fetched == []
+    # A real picture, not a blank page.
+    assert rendered.screenshot.startswith(b"\x89PNG") and len(rendered.screenshot) > 50_000

@@ -1,0 +1,81 @@
+"""Charts drawn by matplotlib into SVG that a page can inline without fetching anything."""
+
+import re
+import xml.etree.ElementTree as ElementTree
+
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from kubetfx.components import charts
+
+
+def _buckets(counts, low=0.0, width=2.5):
+    histogram = statistics_pb2.Histogram()
+    for i, count in enumerate(counts):
+        histogram.buckets.add(
+            low_value=low + i * width, high_value=low + (i + 1) * width, sample_count=count
+        )
+    return histogram.buckets
+
+
+def _parse(svg: str) -> ElementTree.Element:
+    # Inline SVG in HTML needs no namespace declarations; an XML parser does.
+    return ElementTree.fromstring(svg.replace("<svg ", '<svg xmlns:xlink="x" ', 1))
+
+
+def test_a_histogram_is_inline_svg_that_refers_to_nothing_outside():
+    svg = charts.histogram(_buckets([3, 8, 0, 5]), "trip_miles")
+
+    assert svg.startswith('<svg role="img" aria-label="trip_miles" ')
+    assert "<?xml" not in svg and "DOCTYPE" not in svg and "<metadata" not in svg
+    assert not re.search(r"https?://", svg)
+    for reference in re.findall(r'(?:url\(#|href="#)([^)"]+)', svg):
+        assert f'id="{reference}"' in svg  # every reference points inside the chart
+    root = _parse(svg)
+    texts = ["".join(t.itertext()) for t in root.iter("text")]
+    assert texts == ["0", "10"]  # the value range's ends, as text
+
+
+def test_a_histogram_of_nothing_is_left_out():
+    assert charts.histogram(_buckets([0, 0, 0]), "empty") == ""
+    assert charts.histogram([], "none") == ""
+
+
+def test_many_charts_on_one_page_repeat_no_ids():
+    page = "".join(charts.histogram(_buckets([i, 2, 3]), f"f{i}") for i in range(1, 5))
+    page += charts.pipeline_graph([("A", "complete", 1.0), ("B", "cached", 0.0)], [("A", "B")])
+    ids = re.findall(r' id="([^"]+)"', page)
+    referenced = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', page))
+    repeated = {i for i in ids if ids.count(i) > 1}
+    # Only content-hashed definitions may repeat, and then with identical content.
+    assert repeated <= referenced
+
+
+def test_top_values_show_each_value_and_its_share():
+    counts = statistics_pb2.StringStatistics()
+    counts.top_values.add(value="Cash", frequency=65)
+    counts.top_values.add(value="Credit Card", frequency=35)
+    svg = charts.top_values(counts.top_values, 100, "payment_type")
+    texts = ["".join(t.itertext()) for t in _parse(svg).iter("text")]
+    assert texts == ["Cash (65%)", "Credit Card (35%)"]
+
+
+def test_the_pipeline_graph_draws_every_component_with_its_state_and_each_flow():
+    nodes = [
+        ("CsvExampleGen", "complete", 4.2),
+        ("StatisticsGen", "cached", 0.0),
+        ("Transform", "failed", 12.5),
+    ]
+    edges = {("CsvExampleGen", "StatisticsGen"), ("CsvExampleGen", "Transform")}
+    svg = charts.pipeline_graph(nodes, edges)
+
+    assert 'aria-label="pipeline graph"' in svg
+    for name, state, seconds in nodes:
+        assert f'id="node-{state}-{name}"' in svg
+        assert f"{state}, {seconds:.1f} s" in svg
+    fills = {charts.STATE_COLORS[s] for _, s, _ in nodes}
+    assert all(f"fill: {color}" in svg for color in fills)
+    # Two arrows, each a line and a head: the graph has exactly the edges given.
+    root = _parse(svg)
+    groups = [g for g in root.iter("g") if not g.get("id")]
+    arrows = [g for g in groups if len(g.findall("path")) == 2]
+    assert len(arrows) == 2
