@@ -188,6 +188,49 @@ def threshold_failures(evaluation_uri: str) -> list[ThresholdFailure]:
     ]
 
 
+def thresholds(evaluation_uri: str) -> list[tuple[str, str]]:
+    """(metric, rule) for each blessing threshold, from the config TFMA saved with its output."""
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.writers import eval_config_writer
+
+    config = eval_config_writer.load_eval_run(evaluation_uri)[0]
+    if config is None:
+        return []
+    rules = []
+    by_key = tfma.metrics.metric_thresholds_from_metrics_specs(config.metrics_specs, config)
+    for key, entries in sorted(by_key.items(), key=lambda item: (item[0].name, item[0].is_diff)):
+        if key.model_name not in ("", "candidate"):
+            continue
+        for _, threshold in entries:
+            rules += [(key.name, rule) for rule in _describe(threshold, key.is_diff)]
+    return list(dict.fromkeys(rules))
+
+
+def _describe(threshold, is_diff: bool) -> list[str]:
+    if not is_diff:
+        rules = []
+        if threshold.HasField("lower_bound"):
+            rules.append(f"at least {threshold.lower_bound.value:g}")
+        if threshold.HasField("upper_bound"):
+            rules.append(f"at most {threshold.upper_bound.value:g}")
+        return rules
+    from tensorflow_model_analysis.proto import config_pb2
+
+    higher = threshold.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER
+    rules = []
+    for kind in ("absolute", "relative"):
+        if not threshold.HasField(kind):
+            continue
+        margin = abs(getattr(threshold, kind).value)
+        unit = "" if kind == "absolute" else " (relative)"
+        if margin < 1e-6:
+            rules.append(f"no {'lower' if higher else 'higher'} than the pushed model's")
+        else:
+            direction = "below" if higher else "above"
+            rules.append(f"at most {margin:g}{unit} {direction} the pushed model's")
+    return rules
+
+
 def _metrics_by_slice(evaluation_uri: str) -> dict[str, dict[tuple[str, str, bool], float]]:
     """{slice: {(metric, model, is_diff): value}} from TFMA's output."""
     import tensorflow_model_analysis as tfma
@@ -227,6 +270,10 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
         else "No model was pushed before: judged on the thresholds alone.",
         "",
     ]
+    rules = thresholds(evaluation_uri)
+    if rules:
+        lines += ["## Thresholds", "", "| metric | must be |", "|---|---|"]
+        lines += [f"| {metric} | {rule} |" for metric, rule in rules] + [""]
     failures = [
         f"| {_cell(f.slice)} | {f.metric} | {f.value:.4f} | {_cell(f.message)} |"
         for f in threshold_failures(evaluation_uri)

@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import tensorflow as tf
-from tensorflow_model_analysis.proto import metrics_for_slice_pb2, validation_result_pb2
+import tensorflow_model_analysis as tfma
+from google.protobuf import json_format
+from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2, validation_result_pb2
 from tfx.types import standard_artifacts
 
-from kubetfx.components import visualizations
+from kubetfx.components import eval_config, visualizations
 
 
 def _metric(per_slice, name: str, value: float, model: str = "", is_diff: bool = False):
@@ -36,6 +38,14 @@ def _write_evaluation(directory: Path, *, with_baseline: bool, failing: bool) ->
         failure.metric_value.double_value.value = 0.55
         failure.message = "Metric value 0.55 is below the lower bound 0.6."
     directory.mkdir(parents=True)
+    # The config TFMA saves next to its results, completed as TFX's Evaluator completes it.
+    config = tfma.utils.update_eval_config_with_defaults(
+        eval_config.make_eval_config(min_accuracy=0.6),
+        has_baseline=with_baseline,
+        rubber_stamp=True,
+    )
+    run = config_pb2.EvalRun(eval_config=config, version=tfma.__version__)
+    (directory / "eval_config.json").write_text(json_format.MessageToJson(run))
     with tf.io.TFRecordWriter(str(directory / "metrics-00000-of-00001.tfrecord")) as writer:
         writer.write(overall.SerializeToString())
         writer.write(hour.SerializeToString())
@@ -62,6 +72,8 @@ def test_an_unblessed_model_names_the_threshold_it_missed(tmp_path):
     assert "**Not blessed: not pushed.**" in text
     assert "Compared with the model currently pushed." in text
     assert "| trip_start_hour=7 | binary_accuracy | 0.5500 | Metric value 0.55 is below" in text
+    assert "| binary_accuracy | at least 0.6 |" in text
+    assert "| binary_accuracy | no lower than the pushed model's |" in text
     rows = [line for line in text.splitlines() if line.startswith("| overall")]
     assert rows == ["| overall | 0.6200 (baseline 0.7100) |"]
 
@@ -74,6 +86,7 @@ def test_a_first_model_is_judged_on_thresholds_alone(tmp_path):
     assert "**Blessed: the model will be pushed.**" in text
     assert "No model was pushed before" in text
     assert "Failed thresholds" not in text
+    assert visualizations.thresholds(uri) == [("binary_accuracy", "at least 0.6")]
     assert "| trip_start_hour=7 | 0.5500 |" in text
     assert visualizations.overall_metrics(uri) == {"binary_accuracy": 0.62}
 
