@@ -6,6 +6,7 @@ nothing. The pipeline graph is layered by networkx and drawn by matplotlib.
 """
 
 import io
+import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -67,17 +68,24 @@ def histogram(buckets: Sequence, label: str) -> str:
     """Bars of the bucket counts over the value range, with the range's ends marked."""
     from matplotlib.figure import Figure
 
-    counts = [b.sample_count for b in buckets]
+    # TFDV puts infinite values in buckets with infinite bounds; they cannot be placed
+    # on an axis, and the view's table gives the min and max.
+    finite = [b for b in buckets if math.isfinite(b.low_value) and math.isfinite(b.high_value)]
+    counts = [b.sample_count for b in finite]
     if not counts or max(counts) <= 0:
         return ""
+    start, end = finite[0].low_value, finite[-1].high_value
+    if end <= start:  # one value only: one bar of unit width around it
+        start, end = start - 0.5, start + 0.5
+        lows, widths, counts = [start], [1.0], [sum(counts)]
+    else:
+        lows = [b.low_value for b in finite]
+        widths = [max(b.high_value - b.low_value, (end - start) * 1e-3) for b in finite]
     with _style():
         figure = Figure(figsize=(2.3, 0.75))
         axes = figure.add_axes((0.02, 0.28, 0.96, 0.7))
-        lows = [b.low_value for b in buckets]
-        widths = [max(b.high_value - b.low_value, 1e-12) for b in buckets]
         axes.bar(lows, counts, width=widths, align="edge", color=_BLUE, linewidth=0)
-        start, end = lows[0], buckets[-1].high_value
-        axes.set_xlim(start, end if end > start else start + 1)
+        axes.set_xlim(start, end)
         axes.set_xticks([start, end], [f"{start:.4g}", f"{end:.4g}"])
         axes.tick_params(axis="x", length=2, pad=1)
         first, last = axes.get_xticklabels()
@@ -106,7 +114,8 @@ def top_values(values: Iterable, total: float, label: str, limit: int = 5) -> st
         axes.set_ylim(len(rows) - 0.5, -0.5)
         axes.set_axis_off()
         for y, value, share in zip(positions, rows, shares, strict=True):
-            axes.text(1.03, y, f"{value.value[:24]} ({share:.0%})", va="center", clip_on=False)
+            text = f"{value.value[:24]} ({share:.0%})"
+            axes.text(1.03, y, text, va="center", clip_on=False, parse_math=False)
     return _to_svg(figure, label)
 
 
@@ -124,8 +133,13 @@ def pipeline_graph(
     graph = nx.DiGraph()
     graph.add_nodes_from(name for name, _, _ in nodes)
     graph.add_edges_from((a, b) for a, b in edges if a in graph and b in graph)
+    if not nodes:
+        return ""
     order = {name: i for i, (name, _, _) in enumerate(nodes)}
-    layers = [sorted(layer, key=order.get) for layer in nx.topological_generations(graph)]
+    try:
+        layers = [sorted(layer, key=order.get) for layer in nx.topological_generations(graph)]
+    except nx.NetworkXUnfeasible:  # a cycle: no layering, so one column per node in run order
+        layers = [[name] for name, _, _ in nodes]
     position = {
         name: (column, row) for column, layer in enumerate(layers) for row, name in enumerate(layer)
     }
@@ -150,7 +164,7 @@ def pipeline_graph(
                 zorder=2,  # over the arrows that pass behind it
             )
             axes.add_patch(box)
-            label = {"ha": "center", "va": "center", "zorder": 3}
+            label = {"ha": "center", "va": "center", "zorder": 3, "parse_math": False}
             axes.text(x, y - 0.1, name, fontsize=8, weight="bold", **label)
             axes.text(x, y + 0.14, f"{state}, {seconds:.1f} s", **label)
         for producer, consumer in sorted(graph.edges):

@@ -201,12 +201,25 @@ def thresholds(evaluation_uri: str) -> list[tuple[str, str]]:
     for key, entries in sorted(by_key.items(), key=lambda item: (item[0].name, item[0].is_diff)):
         if key.model_name not in ("", "candidate"):
             continue
-        for _, threshold in entries:
-            rules += [(key.name, rule) for rule in _describe(threshold, key.is_diff)]
+        for slice_spec, threshold in entries:
+            where = _slice_spec_name(slice_spec)
+            metric = key.name if where == "overall" else f"{key.name} ({where})"
+            rules += [(metric, rule) for rule in _describe(threshold, key.is_diff)]
     return list(dict.fromkeys(rules))
 
 
+def _slice_spec_name(spec) -> str:
+    """``overall``, or the features (and values) a slicing spec names."""
+    if spec is None:
+        return "overall"
+    if not hasattr(spec, "feature_keys"):
+        return "cross slices"
+    parts = list(spec.feature_keys) + [f"{k}={v}" for k, v in sorted(spec.feature_values.items())]
+    return ", ".join(parts) or "overall"
+
+
 def _describe(threshold, is_diff: bool) -> list[str]:
+    """Words for a TFMA value threshold, or a change threshold against the baseline."""
     if not is_diff:
         rules = []
         if threshold.HasField("lower_bound"):
@@ -216,18 +229,28 @@ def _describe(threshold, is_diff: bool) -> list[str]:
         return rules
     from tensorflow_model_analysis.proto import config_pb2
 
+    # TFMA passes when the change is >= the bound (higher is better) or <= it.
     higher = threshold.direction == config_pb2.MetricDirection.HIGHER_IS_BETTER
     rules = []
     for kind in ("absolute", "relative"):
         if not threshold.HasField(kind):
             continue
-        margin = abs(getattr(threshold, kind).value)
-        unit = "" if kind == "absolute" else " (relative)"
-        if margin < 1e-6:
+        bound = getattr(threshold, kind).value
+        amount = f"{abs(bound):g}{' (relative)' if kind == 'relative' else ''}"
+        if abs(bound) < 1e-6:
             rules.append(f"no {'lower' if higher else 'higher'} than the pushed model's")
+        elif higher:
+            rules.append(
+                f"at least {amount} above the pushed model's"
+                if bound > 0
+                else f"at most {amount} below the pushed model's"
+            )
         else:
-            direction = "below" if higher else "above"
-            rules.append(f"at most {margin:g}{unit} {direction} the pushed model's")
+            rules.append(
+                f"at least {amount} below the pushed model's"
+                if bound < 0
+                else f"at most {amount} above the pushed model's"
+            )
     return rules
 
 

@@ -42,6 +42,7 @@ def check_inputs(config: PipelineConfig) -> None:
             f"schema file {config.schema_file} does not exist; pass --schema with a schema .pbtxt"
         )
     preflight.check_writable_dir(config.output_dir)
+    preflight.check_metadata_layout(config.metadata_path, "tfx")
     preflight.check_writable_dir(config.log_dir)
 
 

@@ -82,6 +82,19 @@ def connect(metadata_path: str, read_only: bool = True) -> RunStore:
     return RunStore(config, metadata_path)
 
 
+def recorded_layout(metadata_path: str) -> str | None:
+    """``"tfx"`` or ``"kfp"``: whose runs an existing store holds; None for no readable store."""
+    if not os.path.isfile(metadata_path) or os.path.getsize(metadata_path) == 0:
+        return None
+    try:
+        store = connect(metadata_path)
+    except (mlmd_errors.StatusError, RuntimeError):
+        return None  # the commands that read it say why
+    if store.kfp:
+        return "kfp"
+    return "tfx" if _has_context_type(store, "pipeline_run") else None
+
+
 def run_ids(store: RunStore, pipeline_name: str) -> list[str]:
     """Ids of the pipeline's runs, newest first."""
     if store.kfp:
@@ -191,11 +204,12 @@ def _as_local(store: RunStore, record: metadata_store_pb2.Artifact) -> metadata_
     """
     artifact = metadata_store_pb2.Artifact()
     artifact.CopyFrom(record)
-    if "://" in artifact.uri:
+    if artifact.uri.startswith(kfp_layout.OBJECT_STORE_SCHEMES):
         artifact.uri = kfp_layout.object_path(store.object_store, record.uri)
     for value in artifact.custom_properties.values():
-        if value.HasField("double_value") and value.double_value.is_integer():
-            value.int_value = int(value.double_value)
+        number = value.double_value if value.HasField("double_value") else None
+        if number is not None and number.is_integer() and abs(number) < 2**53:
+            value.int_value = int(number)
     return artifact
 
 
@@ -216,7 +230,10 @@ def as_tfx_artifact(record: metadata_store_pb2.Artifact, artifact_class):
             proto.properties[name].int_value = value.int_value
         elif kind == metadata_store_pb2.STRING and value.HasField("string_value"):
             proto.properties[name].string_value = value.string_value
-        elif kind == metadata_store_pb2.DOUBLE and value.WhichOneof("value"):
+        elif kind == metadata_store_pb2.DOUBLE and value.WhichOneof("value") in (
+            "int_value",
+            "double_value",
+        ):
             proto.properties[name].double_value = float(getattr(value, value.WhichOneof("value")))
         else:
             proto.custom_properties[name].CopyFrom(value)

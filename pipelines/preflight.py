@@ -93,3 +93,17 @@ def check_writable_dir(path: str, flag: str = "--output-dir") -> None:
         raise UserError(
             f"cannot write to {path} ({reason}); pass {flag} with a writable folder"
         ) from None
+
+
+def check_metadata_layout(metadata_path: str, expected: str) -> None:
+    """Refuses a metadata store that holds the other runner's runs: the two never share one."""
+    from kubetfx.pipelines.metadata import recorded_layout
+
+    found = recorded_layout(metadata_path)
+    if found is None or found == expected:
+        return
+    writer = {"tfx": "`kubetfx run`", "kfp": "`kubetfx emulate`"}[found]
+    raise UserError(
+        f"{metadata_path} holds the runs of {writer}; pass another --output-dir, since local "
+        "and emulated runs are kept in separate folders"
+    )

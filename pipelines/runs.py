@@ -52,6 +52,8 @@ def _advice(error: str) -> str:
             f"it was written by {age} ML Metadata (schema {theirs}; this kubetfx reads schema "
             f"{ours}) and is never migrated here: read it with the TFX version that wrote it"
         )
+    if "readonly database" in error:
+        return "it is empty; no run has been recorded in it"
     if "not a database" in error:
         return "it is not an ML Metadata SQLite database; pass the --output-dir of a run"
     return error.splitlines()[0]
@@ -65,15 +67,21 @@ def summarize(store, pipeline_name: str, run_id: str) -> RunSummary:
         run_id=run_id,
         started=datetime.datetime.fromtimestamp(started / 1000) if started else None,
         seconds=(ended - started) / 1000.0,
-        state=(
-            STATE_RUNNING
-            if metadata.recorded_run_state(store, run_id) == "running"
-            else run_state(executions)
-        ),
+        state=_state(metadata.recorded_run_state(store, run_id), executions),
         ran=sum(e.state == "complete" for e in executions),
         cached=sum(e.state == "cached" for e in executions),
         executions=executions,
     )
+
+
+def _state(recorded: str | None, executions: list[metadata.ExecutionRecord]) -> str:
+    """The run's state from its executions, and from the run record where there is one."""
+    if recorded == "running":
+        return STATE_RUNNING
+    state = run_state(executions)
+    if recorded == "failed" and state not in (STATE_FAILED, STATE_DATA_GATE):
+        return STATE_FAILED  # it failed outside any task, e.g. in the driver
+    return state
 
 
 def run_state(executions: list[metadata.ExecutionRecord]) -> str:

@@ -6,6 +6,7 @@ between the emulated object store and a local mount, as on a cluster.
 
 import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -162,7 +163,7 @@ def test_runs_and_status_read_the_emulated_runs(workspace, first_run, second_run
     assert listed.returncode == 0, listed.stderr
     rows = [line.split() for line in listed.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == [
-        gate_run[0].stdout.split()[3].rstrip(","),
+        re.search(r"run ([0-9a-f-]{36})", gate_run[0].stdout).group(1),
         second_run.run_id,
         first_run[0].run_id,
     ]

@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from typing import IO, Any
@@ -45,15 +46,16 @@ from kubetfx.pipelines.console import last_exception
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator_store import (
+    OBJECT_STORE_SCHEMES,
     EmulatorStore,
     object_path,
     task_log_path,
 )
+from kubetfx.pipelines.preflight import check_metadata_layout
 
 SUPPORTED_SCHEMA_VERSION = "2.1.0"
 # v2/config/env.go: the default pipeline root.
 DEFAULT_PIPELINE_ROOT = contract.DEFAULT_PIPELINE_ROOT
-_OBJECT_STORE_SCHEMES = ("minio://", "s3://", "gs://")
 _DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
@@ -211,7 +213,7 @@ class Emulator:
     ):
         self.pipeline_spec, self.platform_spec = load_package(package_path)
         check_spec(self.pipeline_spec)
-        if not pipeline_root.startswith(_OBJECT_STORE_SCHEMES):
+        if not pipeline_root.startswith(OBJECT_STORE_SCHEMES):
             raise UserError(
                 f"--pipeline-root must be an object-store URI (minio://, s3://, gs://), "
                 f"got {pipeline_root}"
@@ -221,6 +223,7 @@ class Emulator:
         if docker_image and not shutil.which(self.docker):
             raise UserError(f"--docker needs the docker command ({self.docker} is not installed)")
         self.output_dir = os.path.abspath(output_dir)
+        check_metadata_layout(os.path.join(self.output_dir, "metadata.db"), "kfp")
         self.docker_image = docker_image
         self.enable_cache = enable_cache
         self.pipeline_root = pipeline_root.rstrip("/")
@@ -290,8 +293,12 @@ class Emulator:
         ok, outputs = False, {}
         try:
             ok, outputs = self._launch(name, executor_input, component, container, log_path)
+        except BaseException:
+            with open(log_path, "a") as log:  # where `kubetfx status` looks for the error
+                log.write("\nThe emulator failed to run the task:\n" + traceback.format_exc())
+            raise
         finally:
-            store.publish_execution(execution, outputs, ok, self._artifact_type)
+            store.publish_execution(run_id, execution, outputs, ok, self._artifact_type)
         if not ok:
             return TaskResult(name, "failed", time.monotonic() - started, log_path)
         outputs_by_task[name] = store.outputs_of(execution)
@@ -447,7 +454,7 @@ class Emulator:
             if key == "executor-logs":
                 self._upload_file(log_path, artifact["uri"])
                 continue
-            if not artifact["uri"].startswith(_OBJECT_STORE_SCHEMES):
+            if not artifact["uri"].startswith(OBJECT_STORE_SCHEMES):
                 with open(log_path, "a") as log:
                     log.write(
                         f"\nfailed to upload output {key}: {artifact['uri']} is not a URI in "
@@ -544,7 +551,7 @@ class Emulator:
         return object_path(self.object_store, uri)
 
     def _download(self, uri: str, local_path: str) -> None:
-        if not uri.startswith(_OBJECT_STORE_SCHEMES):
+        if not uri.startswith(OBJECT_STORE_SCHEMES):
             return  # launcher_v2.go: URIs of other schemes are not downloaded.
         source = self._object_path(uri)
         if os.path.isdir(source):

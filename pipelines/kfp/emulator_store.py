@@ -19,6 +19,10 @@ PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
 
 
+# The schemes the backend's object store is reached by (objectstore/object_store.go).
+OBJECT_STORE_SCHEMES = ("minio://", "s3://", "gs://")
+
+
 def split_uri(uri: str) -> tuple[str, str]:
     """``minio://bucket/key`` → (bucket, key)."""
     rest = uri.split("://", 1)[1]
@@ -144,7 +148,7 @@ class EmulatorStore:
         self._link_inputs(execution_id, self._input_events(executor_input))
         return execution_id
 
-    def publish_execution(self, execution_id, outputs, succeeded, type_of) -> None:
+    def publish_execution(self, run_id, execution_id, outputs, succeeded, type_of) -> None:
         """metadata/client.go: PublishExecution, the final state and the outputs."""
         (execution,) = self.store.get_executions_by_id([execution_id])
         execution.last_known_state = mlmd.Execution.COMPLETE if succeeded else mlmd.Execution.FAILED
@@ -164,14 +168,17 @@ class EmulatorStore:
                 event = mlmd.Event(type=mlmd.Event.OUTPUT)
                 event.path.steps.add().key = key
                 pairs.append((record, event))
-        self.store.put_execution(execution, pairs, [])
+        # The outputs are attributed to the pipeline and run contexts, as the backend does.
+        self.store.put_execution(
+            execution, pairs, self._contexts(run_id), reuse_context_if_already_exist=True
+        )
 
     def record_execution(
         self, run_id, task_name, fingerprint, executor_input, outputs, succeeded, type_of
     ) -> int:
         """An execution that is started and published at once (the importer's)."""
         execution_id = self.start_execution(run_id, task_name, fingerprint, executor_input)
-        self.publish_execution(execution_id, outputs, succeeded, type_of)
+        self.publish_execution(run_id, execution_id, outputs, succeeded, type_of)
         return execution_id
 
     def record_cached(self, run_id, task_name, fingerprint, cached_id, executor_input) -> int:

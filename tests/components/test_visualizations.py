@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from google.protobuf import json_format
@@ -98,3 +99,21 @@ def test_the_metrics_view_reports_the_change_against_the_baseline(tmp_path):
         "binary_accuracy": 0.62,
         "binary_accuracy_change_vs_baseline": -0.09,
     }
+
+
+@pytest.mark.parametrize(
+    "direction, bound, words",
+    [
+        ("HIGHER_IS_BETTER", -1e-10, "no lower than the pushed model's"),
+        ("HIGHER_IS_BETTER", -0.02, "at most 0.02 below the pushed model's"),
+        ("HIGHER_IS_BETTER", 0.01, "at least 0.01 above the pushed model's"),
+        ("LOWER_IS_BETTER", 0.0, "no higher than the pushed model's"),
+        ("LOWER_IS_BETTER", 0.5, "at most 0.5 above the pushed model's"),
+        ("LOWER_IS_BETTER", -0.5, "at least 0.5 below the pushed model's"),
+    ],
+)
+def test_change_thresholds_read_the_way_tfma_applies_them(direction, bound, words):
+    threshold = config_pb2.GenericChangeThreshold(
+        direction=config_pb2.MetricDirection.Value(direction), absolute={"value": bound}
+    )
+    assert visualizations._describe(threshold, is_diff=True) == [words]

@@ -3,8 +3,10 @@
 import sqlite3
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 
 from kubetfx.pipelines import metadata
+from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
 from tests.conftest import run_kubetfx
 
 COMMANDS = [
@@ -74,3 +76,29 @@ def test_an_empty_store_has_no_runs_and_no_run_of_that_id(tmp_path):
     assert listed.returncode == 0 and listed.stdout.startswith("no runs in")
     line = _refused(["report", "some-run"], tmp_path)
     assert "no run some-run" in line and "`kubetfx runs` lists the runs" in line
+
+
+def _tfx_layout_store(folder):
+    path = _store(folder)
+    store = metadata.connect(str(path), read_only=False)
+    store.put_context_type(metadata_store_pb2.ContextType(name="pipeline_run"))
+    return path
+
+
+def test_a_local_run_refuses_a_folder_of_emulated_runs(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    EmulatorStore(str(tmp_path / "metadata.db"))
+    before = (tmp_path / "metadata.db").read_bytes()
+    result = run_kubetfx("run", "--output-dir", str(tmp_path), "--train-steps", "1")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "holds the runs of `kubetfx emulate`; pass another --output-dir" in result.stderr
+    assert (tmp_path / "metadata.db").read_bytes() == before
+
+
+def test_an_emulation_refuses_a_folder_of_local_runs(tmp_path, compiled_package):
+    path = _tfx_layout_store(tmp_path)
+    before = path.read_bytes()
+    result = run_kubetfx("emulate", str(compiled_package), "--output-dir", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "holds the runs of `kubetfx run`; pass another --output-dir" in result.stderr
+    assert path.read_bytes() == before
