@@ -23,7 +23,7 @@ _RUNS_DIR = click.option(
     type=click.Path(),
     default=config_lib.DEFAULT_OUTPUT_DIR,
     show_default=True,
-    help="Output folder of local runs (holds metadata.db).",
+    help="Output folder of `kubetfx run` or `kubetfx emulate` (holds metadata.db).",
 )
 _ENDPOINT = click.option(
     "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
@@ -314,7 +314,7 @@ def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_ca
 @click.option("--endpoint", default=None, help="List a Kubeflow Pipelines endpoint's runs instead.")
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
 def runs(output_dir, endpoint, limit) -> None:
-    """List pipeline runs, newest first: local ones, or a KFP endpoint's."""
+    """List pipeline runs, newest first: local or emulated ones, or a KFP endpoint's."""
     try:
         if endpoint:
             _print_kfp_runs(endpoint, limit)
@@ -362,7 +362,7 @@ def _print_local_runs(output_dir: str, limit: int) -> None:
 @click.argument("run_id")
 @_RUNS_DIR
 def status(run_id, output_dir) -> None:
-    """Show one local run: each component's state, time, cache hit, outputs and error."""
+    """Show one run: each component's state, time, cache hit, outputs and error."""
     from kubetfx.pipelines import runs as runs_lib
 
     try:
@@ -396,7 +396,7 @@ def status(run_id, output_dir) -> None:
 @click.option("--output", type=click.Path(), default=None, help="Where to write the page.")
 @click.option("--open", "open_page", is_flag=True, help="Open the page in a web browser.")
 def report(run_id, output_dir, output, open_page) -> None:
-    """Write a self-contained HTML report of one local run.
+    """Write a self-contained HTML report of one local or emulated run.
 
     The pipeline graph, data statistics, schema, anomalies, evaluation and
     the metrics against the previous blessed run. [default output:
@@ -422,7 +422,7 @@ def report(run_id, output_dir, output, open_page) -> None:
 @click.argument("run_b")
 @_RUNS_DIR
 def compare(run_a, run_b, output_dir) -> None:
-    """Compare two local runs: metrics, schema and data drift per feature."""
+    """Compare two runs: metrics, schema and data drift per feature."""
     from kubetfx.pipelines.compare import compare_runs
 
     try:
