@@ -5,6 +5,7 @@ SVG refers to nothing outside itself, so a page that inlines it still fetches
 nothing. The pipeline graph is layered by networkx and drawn by matplotlib.
 """
 
+import html
 import io
 import math
 import re
@@ -49,18 +50,26 @@ def _to_svg(figure, label: str) -> str:
     text = buffer.getvalue()
     text = text[text.index("<svg") :]  # no XML prolog or DOCTYPE (it names a DTD URL)
     text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    # Only attributes are edited: the rest of a tag never holds "<", which matplotlib
+    # escapes in text, so a data value that looks like an attribute stays as it is.
+    root = re.match(r"<svg[^<>]*>", text).group(0)
     # HTML parsers know the SVG and xlink namespaces; the declarations only name URLs.
-    text = re.sub(r'\s+xmlns(?::xlink)?="[^"]*"', "", text)
+    text = re.sub(r'\s+xmlns(?::xlink)?="[^"]*"', "", root) + text[len(root) :]
     # matplotlib numbers its groups per figure (figure_1, patch_1, ...), which would
     # repeat on a page of many charts: keep only the ids something refers to.
     referenced = set(re.findall(r'(?:url\(#|href="#)([^)"]+)', text))
-    text = re.sub(
-        r' id="([^"]+)"',
-        lambda m: m.group(0)
-        if m.group(1) in referenced or m.group(1).startswith(NODE_ID_PREFIX)
-        else "",
-        text,
-    )
+
+    def keep_referenced_ids(tag: re.Match) -> str:
+        return re.sub(
+            r' id="([^"]+)"',
+            lambda m: m.group(0)
+            if m.group(1) in referenced or m.group(1).startswith(NODE_ID_PREFIX)
+            else "",
+            tag.group(0),
+        )
+
+    text = re.sub(r"<[a-zA-Z][^<>]*>", keep_referenced_ids, text)
+    label = html.escape(label)
     return text.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
 

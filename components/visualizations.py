@@ -74,7 +74,8 @@ def statistics_sections(statistics: types.Artifact) -> str:
         total = dataset.num_examples
         numeric, categorical = [], []
         for feature in sorted(dataset.features, key=lambda f: ".".join(f.path.step)):
-            name = html.escape(".".join(feature.path.step) or feature.name)
+            label = ".".join(feature.path.step) or feature.name
+            name = html.escape(label)
             if feature.HasField("num_stats"):
                 s = feature.num_stats
                 histogram = next((h.buckets for h in s.histograms if h.type == h.STANDARD), [])
@@ -82,11 +83,11 @@ def statistics_sections(statistics: types.Artifact) -> str:
                     f"<tr><td>{name}</td><td>{s.common_stats.num_non_missing:.0f}</td>"
                     f"{_missing(s.common_stats, total)}<td>{s.mean:.4g}</td>"
                     f"<td>{s.std_dev:.4g}</td><td>{s.min:.4g}</td><td>{s.median:.4g}</td>"
-                    f"<td>{s.max:.4g}</td><td>{charts.histogram(histogram, name)}</td></tr>"
+                    f"<td>{s.max:.4g}</td><td>{charts.histogram(histogram, label)}</td></tr>"
                 )
             elif feature.HasField("string_stats"):
                 s = feature.string_stats
-                shares = charts.top_values(s.top_values, s.common_stats.num_non_missing, name)
+                shares = charts.top_values(s.top_values, s.common_stats.num_non_missing, label)
                 categorical.append(
                     f"<tr><td>{name}</td><td>{s.common_stats.num_non_missing:.0f}</td>"
                     f"{_missing(s.common_stats, total)}<td>{s.unique}</td>"

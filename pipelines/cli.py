@@ -457,6 +457,9 @@ def _quiet():
     try:
         with output_to_log(log.name, verbose=False, out=sys.stdout):
             yield
+    except UserError:
+        os.remove(log.name)  # the error's own line says all there is
+        raise
     except Exception:
         click.echo(f"kubetfx: details in {log.name}", err=True)
         raise

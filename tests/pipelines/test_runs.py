@@ -37,6 +37,7 @@ def _refused(command, folder) -> str:
     result = run_kubetfx(*command, "--output-dir", str(folder))
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr  # one line, nothing else
     (line,) = (line for line in result.stderr.splitlines() if line.startswith("kubetfx: error:"))
     return line
 
@@ -102,3 +103,21 @@ def test_an_emulation_refuses_a_folder_of_local_runs(tmp_path, compiled_package)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "holds the runs of `kubetfx run`; pass another --output-dir" in result.stderr
     assert path.read_bytes() == before
+
+
+def test_a_run_in_progress_is_listed_as_running_and_not_reported(tmp_path):
+    """A run as the emulator leaves it while its first task runs (driver done, no publish)."""
+    store = EmulatorStore(str(tmp_path / "metadata.db"))
+    store.start_run("kubetfx-taxi", "run-1", {"train_steps": 100})
+    store.start_execution("run-1", "CsvExampleGen", None, {"inputs": {}})
+    before = (tmp_path / "metadata.db").read_bytes()
+
+    listed = run_kubetfx("runs", "--output-dir", str(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    (row,) = listed.stdout.splitlines()[1:]
+    assert row.split()[0] == "run-1" and row.endswith("running")
+    status = run_kubetfx("status", "run-1", "--output-dir", str(tmp_path))
+    assert status.stdout.splitlines()[1].split()[:2] == ["CsvExampleGen", "running"]
+    line = _refused(["report", "run-1"], tmp_path)
+    assert "run run-1 is still in progress; report it once it has ended" in line
+    assert (tmp_path / "metadata.db").read_bytes() == before
