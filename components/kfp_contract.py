@@ -17,3 +17,16 @@ PACKAGE_SCHEME = "package://"
 # Output artifacts whose type is one of these are rendered by the KFP dashboard;
 # the entrypoint writes them after the TFX executor.
 VISUALIZATION_TYPES = ("system.HTML", "system.Markdown", "system.Metrics")
+
+
+def schema_title(title: str, instance_schema: str) -> str:
+    """An artifact type's name: its schema title, else the ``title:`` of its instance schema.
+
+    Specs name types either way (``ArtifactTypeSchema``); "" when neither does.
+    """
+    if title:
+        return title
+    for line in instance_schema.splitlines():
+        if line.startswith("title:"):
+            return line.split(":", 1)[1].strip()
+    return ""

@@ -41,6 +41,7 @@ from kubetfx.components.kfp_contract import (
     OVERRIDE_PREFIX,
     PACKAGE_SCHEME,
     VISUALIZATION_TYPES,
+    schema_title,
 )
 
 # component/launcher_v2.go: LocalPathForURI.
@@ -108,12 +109,7 @@ def _unwrap(value: Any) -> Any:
 
 
 def _schema_title(artifact_type) -> str:
-    if artifact_type.schema_title:
-        return artifact_type.schema_title
-    for line in artifact_type.instance_schema.splitlines():
-        if line.startswith("title:"):
-            return line.split(":", 1)[1].strip()
-    return ""
+    return schema_title(artifact_type.schema_title, artifact_type.instance_schema)
 
 
 def run_task(

@@ -41,6 +41,7 @@ from typing import IO, Any
 
 import yaml
 
+from kubetfx.components.kfp_contract import schema_title
 from kubetfx.components.kfp_entrypoint import local_path_for_uri
 from kubetfx.pipelines.console import last_exception
 from kubetfx.pipelines.errors import PipelineFailed, UserError
@@ -606,12 +607,10 @@ class Emulator:
     def _artifact_type(artifact: dict[str, Any]) -> str:
         """The MLMD type name: the schema title (driver's getArtifactSchema)."""
         artifact_type = artifact.get("type", {})
-        if artifact_type.get("schemaTitle"):
-            return artifact_type["schemaTitle"]
-        for line in artifact_type.get("instanceSchema", "").splitlines():
-            if line.startswith("title:"):
-                return line.split(":", 1)[1].strip()
-        return "system.Artifact"
+        title = schema_title(
+            artifact_type.get("schemaTitle", ""), artifact_type.get("instanceSchema", "")
+        )
+        return title or "system.Artifact"
 
 
 def _chown_tree(folder: str, uid: int, gid: int) -> None:

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from kubetfx.components import kfp_entrypoint
+from kubetfx.components.kfp_contract import schema_title
 
 
 def test_object_store_uris_map_to_the_launcher_mount():
@@ -56,3 +57,10 @@ def test_backend_metadata_wrappers_are_removed():
     # Only the backend's own top-level wrapper goes; values inside stay as written.
     nested = {"struct": {"opts": {"list": [1, 2]}}}
     assert kfp_entrypoint._unwrap(nested) == {"opts": {"list": [1, 2]}}
+
+
+def test_an_artifact_type_is_named_by_its_schema_title_or_its_instance_schema():
+    assert schema_title("tfx.Examples", "") == "tfx.Examples"
+    instance = "title: tfx.Model\ntype: object\nproperties:\n"
+    assert schema_title("", instance) == "tfx.Model"
+    assert schema_title("", "") == ""  # as the backend hands input artifacts back
