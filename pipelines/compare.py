@@ -19,8 +19,8 @@ class Comparison:
     drift: list[tuple[str, str, float, bool]]  # split:feature, measure, value, drifted
 
 
-def _outputs(output_dir: str, pipeline_name: str, run_id: str):
-    run, _ = runs_lib.get_run(os.path.join(output_dir, "metadata.db"), pipeline_name, run_id)
+def _outputs(store, pipeline_name: str, run_id: str):
+    run = runs_lib.find_run(store, pipeline_name, run_id)
     return {e.node_id: e.outputs for e in run.executions}
 
 
@@ -60,7 +60,8 @@ def _shares(feature) -> dict[str, float]:
 
 
 def compare_runs(output_dir: str, pipeline_name: str, run_a: str, run_b: str) -> Comparison:
-    a, b = (_outputs(output_dir, pipeline_name, r) for r in (run_a, run_b))
+    store = runs_lib.open_store(os.path.join(output_dir, "metadata.db"))
+    a, b = (_outputs(store, pipeline_name, r) for r in (run_a, run_b))
     metrics_a, metrics_b = _metrics(a), _metrics(b)
     metrics = [
         (name, metrics_a.get(name), metrics_b.get(name))

@@ -118,9 +118,7 @@ def _outcome(
     failures: list[str] = []
     if "Evaluator" in executions:
         evaluator = executions["Evaluator"]
-        blessing = evaluator.outputs.get("blessing", [])
-        if blessing:
-            blessed = bool(blessing[0].custom_properties["blessed"].int_value)
+        blessed = evaluator.blessed
         evaluations = evaluator.outputs.get("evaluation", [])
         if evaluations and not blessed:
             failures = evaluation_failures(evaluations[0].uri)

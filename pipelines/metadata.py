@@ -46,12 +46,19 @@ class ExecutionRecord:
     def seconds(self) -> float:
         return (self.updated_ms - self.started_ms) / 1000.0
 
+    @property
+    def blessed(self) -> bool | None:
+        """The Evaluator's decision, from its blessing output; None where there is none."""
+        blessing = self.outputs.get("blessing")
+        return bool(blessing[0].custom_properties["blessed"].int_value) if blessing else None
+
 
 class RunStore(metadata_store.MetadataStore):
     """A store that knows its layout and where its artifacts' files are."""
 
     def __init__(self, config: metadata_store_pb2.ConnectionConfig, path: str):
         super().__init__(config)
+        self.path = path
         folder = os.path.dirname(os.path.abspath(path))
         self.kfp = _has_context_type(self, kfp_layout.RUN_CONTEXT)
         self.object_store = os.path.join(folder, "object_store")

@@ -74,9 +74,8 @@ def _previous_blessed_evaluation(store, pipeline_name: str, run_id: str):
     for earlier in ids[ids.index(run_id) + 1 :]:
         executions = {e.node_id: e for e in metadata.run_executions(store, pipeline_name, earlier)}
         evaluator = executions.get("Evaluator")
-        if evaluator and evaluator.outputs.get("blessing"):
-            if evaluator.outputs["blessing"][0].custom_properties["blessed"].int_value:
-                return earlier, evaluator.outputs["evaluation"][0].uri
+        if evaluator and evaluator.blessed:
+            return earlier, evaluator.outputs["evaluation"][0].uri
     return None, None
 
 
@@ -106,10 +105,10 @@ def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
     from kubetfx.components import charts, visualizations
 
     metadata_path = os.path.join(output_dir, "metadata.db")
-    run, types = runs_lib.get_run(metadata_path, pipeline_name, run_id)
+    store = runs_lib.open_store(metadata_path)
+    run = runs_lib.find_run(store, pipeline_name, run_id)
     if run.state == runs_lib.STATE_RUNNING:
         raise UserError(f"run {run_id} is still in progress; report it once it has ended")
-    store = runs_lib.open_store(metadata_path)
     by_node = {e.node_id: e for e in run.executions}
     runner = (
         "Kubeflow Pipelines 2.x backend (kubetfx emulate)"

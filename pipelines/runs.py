@@ -92,10 +92,8 @@ def run_state(executions: list[metadata.ExecutionRecord]) -> str:
     if any(e.state in ("running", "new") for e in executions):
         return STATE_RUNNING
     evaluator = by_node.get("Evaluator")
-    if evaluator is not None:
-        blessing = evaluator.outputs.get("blessing", [])
-        if blessing and not blessing[0].custom_properties["blessed"].int_value:
-            return STATE_NOT_BLESSED
+    if evaluator is not None and evaluator.blessed is False:
+        return STATE_NOT_BLESSED
     return STATE_COMPLETE if "Pusher" in by_node else STATE_INCOMPLETE
 
 
@@ -107,12 +105,17 @@ def list_runs(metadata_path: str, pipeline_name: str) -> list[RunSummary]:
     ]
 
 
+def find_run(store: metadata.RunStore, pipeline_name: str, run_id: str) -> RunSummary:
+    """One run of an open store, or a UserError naming the store."""
+    if run_id not in metadata.run_ids(store, pipeline_name):
+        raise UserError(f"no run {run_id} in {store.path}; `kubetfx runs` lists the runs")
+    return summarize(store, pipeline_name, run_id)
+
+
 def get_run(metadata_path: str, pipeline_name: str, run_id: str) -> tuple[RunSummary, dict]:
     """One run, and the type name of each artifact type id its executions output."""
     store = open_store(metadata_path)
-    if run_id not in metadata.run_ids(store, pipeline_name):
-        raise UserError(f"no run {run_id} in {metadata_path}; `kubetfx runs` lists the runs")
-    summary = summarize(store, pipeline_name, run_id)
+    summary = find_run(store, pipeline_name, run_id)
     type_ids = {a.type_id for e in summary.executions for v in e.outputs.values() for a in v}
     types = {t.id: t.name for t in store.get_artifact_types_by_id(list(type_ids))}
     return summary, types

@@ -22,6 +22,10 @@ def _parse(svg: str) -> ElementTree.Element:
     return ElementTree.fromstring(svg.replace("<svg ", '<svg xmlns:xlink="x" ', 1))
 
 
+def _texts(svg: str) -> list[str]:
+    return ["".join(t.itertext()) for t in _parse(svg).iter("text")]
+
+
 def test_a_histogram_is_inline_svg_that_refers_to_nothing_outside():
     svg = charts.histogram(_buckets([3, 8, 0, 5]), "trip_miles")
 
@@ -30,9 +34,7 @@ def test_a_histogram_is_inline_svg_that_refers_to_nothing_outside():
     assert not re.search(r"https?://", svg)
     for reference in re.findall(r'(?:url\(#|href="#)([^)"]+)', svg):
         assert f'id="{reference}"' in svg  # every reference points inside the chart
-    root = _parse(svg)
-    texts = ["".join(t.itertext()) for t in root.iter("text")]
-    assert texts == ["0", "10"]  # the value range's ends, as text
+    assert _texts(svg) == ["0", "10"]  # the value range's ends, as text
 
 
 def test_a_histogram_of_nothing_is_left_out():
@@ -57,7 +59,7 @@ def test_values_are_drawn_as_written_not_as_math():
     counts.top_values.add(value="US$ 5 to US$ 10", frequency=3)
     counts.top_values.add(value="a$^$b", frequency=1)
     svg = charts.top_values(counts.top_values, 4, "price_band")
-    texts = ["".join(t.itertext()) for t in _parse(svg).iter("text")]
+    texts = _texts(svg)
     assert texts == ["US$ 5 to US$ 10 (75%)", "a$^$b (25%)"]
 
 
@@ -74,7 +76,7 @@ def test_infinite_buckets_are_left_out_and_one_value_still_shows():
     constant = statistics_pb2.Histogram()
     constant.buckets.add(low_value=7.0, high_value=7.0, sample_count=686)
     svg = charts.histogram(constant.buckets, "constant")
-    texts = ["".join(t.itertext()) for t in _parse(svg).iter("text")]
+    texts = _texts(svg)
     assert texts == ["6.5", "7.5"]  # one bar, one unit wide around the value
     bars = [p for p in _parse(svg).iter("path") if "#1a73e8" in (p.get("style") or "")]
     assert len(bars) == 1
@@ -85,7 +87,7 @@ def test_top_values_show_each_value_and_its_share():
     counts.top_values.add(value="Cash", frequency=65)
     counts.top_values.add(value="Credit Card", frequency=35)
     svg = charts.top_values(counts.top_values, 100, "payment_type")
-    texts = ["".join(t.itertext()) for t in _parse(svg).iter("text")]
+    texts = _texts(svg)
     assert texts == ["Cash (65%)", "Credit Card (35%)"]
 
 
