@@ -16,12 +16,17 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.11",
-    packages=["kubetfx.components", "kubetfx.pipelines", "kubetfx.pipelines.kfp"],
-    package_dir={
-        "kubetfx.components": "components",
-        "kubetfx.pipelines": "pipelines",
-        "kubetfx.pipelines.kfp": "pipelines/kfp",
-    },
+    packages=[
+        "kubetfx.components",
+        "kubetfx.pipelines",
+        "kubetfx.pipelines.cli",
+        "kubetfx.pipelines.definition",
+        "kubetfx.pipelines.history",
+        "kubetfx.pipelines.kfp",
+        "kubetfx.pipelines.local",
+        "kubetfx.pipelines.project",
+    ],
+    package_dir={"kubetfx.components": "components", "kubetfx.pipelines": "pipelines"},
     package_data={"kubetfx.components": ["schema/*.pbtxt"]},
     install_requires=[
         "tfx[kfp]==1.16.0",

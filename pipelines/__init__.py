@@ -1,6 +1,6 @@
 """Pipeline wiring, runners and the ``kubetfx`` command line.
 
-``kubetfx.pipelines.taxi`` defines the pipeline once; the runners in this
+``kubetfx.pipelines.definition`` defines the pipeline once; the runners in this
 package execute or compile that one definition.
 """
 

@@ -97,7 +97,7 @@ def check_writable_dir(path: str, flag: str = "--output-dir") -> None:
 
 def check_metadata_layout(metadata_path: str, expected: str) -> None:
     """Refuses a metadata store that holds the other runner's runs: the two never share one."""
-    from kubetfx.pipelines.metadata import recorded_layout
+    from kubetfx.pipelines.history.metadata import recorded_layout
 
     found = recorded_layout(metadata_path)
     if found is None or found == expected:

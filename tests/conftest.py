@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kubetfx.pipelines.config import bundled_taxi_data
+from kubetfx.pipelines.definition.settings import bundled_taxi_data
 
 TAXI_CSV = Path(bundled_taxi_data()) / "data.csv"
 KUBETFX = str(Path(sys.executable).parent / "kubetfx")

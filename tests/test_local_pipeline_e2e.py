@@ -12,8 +12,8 @@ import pytest
 import tensorflow as tf
 
 from kubetfx.components.pusher import model_digest
-from kubetfx.pipelines import metadata
-from kubetfx.pipelines.config import PIPELINE_NAME, bundled_schema
+from kubetfx.pipelines.definition.settings import PIPELINE_NAME, bundled_schema
+from kubetfx.pipelines.history import metadata
 from tests import browser
 from tests.browser import assert_report_rendered
 from tests.conftest import run_kubetfx, taxi_header, write_csv

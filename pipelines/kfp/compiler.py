@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from kubetfx.pipelines.config import PipelineConfig
+from kubetfx.pipelines.definition.settings import PipelineConfig
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp import spec as contract
 
@@ -69,7 +69,7 @@ def _compile_with_tfx(config: PipelineConfig, image: str, pipeline_root: str) ->
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-    from kubetfx.pipelines.taxi import create_components
+    from kubetfx.pipelines.definition.pipeline import create_components
 
     pipeline = tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,

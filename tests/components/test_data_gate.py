@@ -9,7 +9,7 @@ from tfx.types import standard_artifacts
 from tfx.types.artifact_utils import encode_split_names
 
 from kubetfx.components import data_gate
-from kubetfx.pipelines.config import bundled_schema
+from kubetfx.pipelines.definition.settings import bundled_schema
 from tests.conftest import read_taxi_rows
 
 

@@ -9,7 +9,7 @@ import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from kubetfx.components import features, preprocessing
-from kubetfx.pipelines.config import bundled_schema
+from kubetfx.pipelines.definition.settings import bundled_schema
 from tests.conftest import read_taxi_rows
 
 

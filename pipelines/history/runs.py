@@ -11,8 +11,8 @@ import re
 
 from ml_metadata import errors as mlmd_errors
 
-from kubetfx.pipelines import metadata
 from kubetfx.pipelines.errors import UserError
+from kubetfx.pipelines.history import metadata
 
 STATE_COMPLETE = "complete"
 STATE_FAILED = "failed"
@@ -138,7 +138,7 @@ def execution_error(execution: metadata.ExecutionRecord) -> str:
 
 def run_log(output_dir: str, run_id: str) -> str | None:
     """The log file `kubetfx run` kept for the run, if any."""
-    from kubetfx.pipelines.local import run_log_path
+    from kubetfx.pipelines.local.runner import run_log_path
 
     path = run_log_path(os.path.join(output_dir, "logs"), run_id)
     return path if os.path.isfile(path) else None

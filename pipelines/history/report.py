@@ -11,9 +11,9 @@ import os
 
 from ml_metadata.proto import metadata_store_pb2
 
-from kubetfx.pipelines import metadata
-from kubetfx.pipelines import runs as runs_lib
 from kubetfx.pipelines.errors import UserError
+from kubetfx.pipelines.history import metadata
+from kubetfx.pipelines.history import runs as runs_lib
 
 _STYLE = """
 .summary td{text-align:left}

@@ -9,7 +9,7 @@ from importlib import metadata as importlib_metadata
 
 import click
 
-from kubetfx.pipelines import config as config_lib
+from kubetfx.pipelines.definition import settings as config_lib
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 
 _PARAM = click.option(
@@ -111,7 +111,7 @@ def run(
     results. A model is pushed to OUTPUT_DIR/serving/ only if the Evaluator
     blesses it; the run stops before training if the data breaks the schema.
     """
-    from kubetfx.pipelines import local
+    from kubetfx.pipelines.local import runner as local
 
     overrides = {}
     if data_root is not None:
@@ -175,7 +175,7 @@ def schema(data_root, output, force) -> None:
     Review it (types, domains, which features are required) before the
     pipeline validates new data against it with `kubetfx run --schema`.
     """
-    from kubetfx.pipelines.schema import infer_schema
+    from kubetfx.pipelines.project.schema import infer_schema
 
     try:
         summary = infer_schema(data_root, output, overwrite=force)
@@ -340,7 +340,7 @@ def _print_kfp_runs(endpoint: str, limit: int) -> None:
 
 
 def _print_local_runs(output_dir: str, limit: int) -> None:
-    from kubetfx.pipelines import runs as runs_lib
+    from kubetfx.pipelines.history import runs as runs_lib
 
     path = os.path.join(output_dir, "metadata.db")
     summaries = runs_lib.list_runs(path, config_lib.PIPELINE_NAME)[:limit]
@@ -363,7 +363,7 @@ def _print_local_runs(output_dir: str, limit: int) -> None:
 @_RUNS_DIR
 def status(run_id, output_dir) -> None:
     """Show one run: each component's state, time, cache hit, outputs and error."""
-    from kubetfx.pipelines import runs as runs_lib
+    from kubetfx.pipelines.history import runs as runs_lib
 
     try:
         run, types = runs_lib.get_run(
@@ -402,7 +402,7 @@ def report(run_id, output_dir, output, open_page) -> None:
     the metrics against the previous blessed run. [default output:
     OUTPUT_DIR/reports/RUN_ID.html]
     """
-    from kubetfx.pipelines.report import write_report
+    from kubetfx.pipelines.history.report import write_report
 
     try:
         with _quiet():
@@ -423,7 +423,7 @@ def report(run_id, output_dir, output, open_page) -> None:
 @_RUNS_DIR
 def compare(run_a, run_b, output_dir) -> None:
     """Compare two runs: metrics, schema and data drift per feature."""
-    from kubetfx.pipelines.compare import compare_runs
+    from kubetfx.pipelines.history.compare import compare_runs
 
     try:
         with _quiet():

@@ -14,11 +14,12 @@ import sys
 from typing import IO
 
 from kubetfx.components import features
-from kubetfx.pipelines import metadata, preflight
-from kubetfx.pipelines.config import PipelineConfig
+from kubetfx.pipelines import preflight
 from kubetfx.pipelines.console import output_to_log
+from kubetfx.pipelines.definition.settings import PipelineConfig
 from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, UserError
-from kubetfx.pipelines.progress import ComponentProgress, ProgressReporter
+from kubetfx.pipelines.history import metadata
+from kubetfx.pipelines.local.progress import ComponentProgress, ProgressReporter
 
 
 @dataclasses.dataclass
@@ -61,7 +62,7 @@ def run(config: PipelineConfig, out: IO[str] = sys.stdout, verbose: bool = False
     with output_to_log(started_log, verbose, out) as terminal:
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-        from kubetfx.pipelines.taxi import create_pipeline
+        from kubetfx.pipelines.definition.pipeline import create_pipeline
 
         pipeline = create_pipeline(config)
         reporter = ProgressReporter(terminal, live=terminal.isatty())

@@ -10,7 +10,7 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2
 
 from kubetfx.components import baseline, data_gate, eval_config, evaluator, pusher
-from kubetfx.pipelines.config import PipelineConfig, code_fingerprint
+from kubetfx.pipelines.definition.settings import PipelineConfig, code_fingerprint
 
 PREPROCESSING_FN = "kubetfx.components.preprocessing.preprocessing_fn"
 RUN_FN = "kubetfx.components.model.run_fn"

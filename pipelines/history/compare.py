@@ -3,8 +3,8 @@
 import dataclasses
 import os
 
-from kubetfx.pipelines import metadata
-from kubetfx.pipelines import runs as runs_lib
+from kubetfx.pipelines.history import metadata
+from kubetfx.pipelines.history import runs as runs_lib
 
 # A feature drifts when its mean moves by more than this many standard
 # deviations, or its category shares by more than this L-infinity distance.

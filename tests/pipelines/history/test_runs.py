@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from kubetfx.pipelines import metadata
+from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
 from tests.conftest import run_kubetfx
 

@@ -1,0 +1,1 @@
+"""Reading runs back from ML Metadata: the run list, one run's status, reports, comparisons."""

@@ -1,0 +1,1 @@
+"""Project files: reading and checking ``kubetfx.yaml``, and drafting one from data."""
