@@ -26,7 +26,7 @@ $(BIN)/.installed: requirements.lock setup.py
 	@test -n "$(PYTHON310)" || { echo "make: Python 3.10 not found; install it (pyenv install 3.10.13) or pass PYTHON310=/path/to/python3.10" >&2; exit 1; }
 	$(PYTHON310) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	touch $@
 
