@@ -34,6 +34,7 @@ RUN --mount=type=secret,id=ca,required=false \
 COPY setup.py README.md ./
 COPY components components
 COPY pipelines pipelines
+COPY projects projects
 # Built with the locked setuptools, offline.
 RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubetfx/bin/python . \
  # Nothing a task needs: test suites, C headers, static libraries, tooling.

@@ -1,8 +1,10 @@
 """Packaging for kubetfx.
 
 The top-level folders map onto one installed namespace: ``components/`` is
-``kubetfx.components`` (code that runs inside a pipeline task) and
-``pipelines/`` is ``kubetfx.pipelines`` (pipeline wiring, runners and the CLI).
+``kubetfx.components`` (code that runs inside a pipeline task), ``pipelines/``
+is ``kubetfx.pipelines`` (pipeline wiring, runners, run history and the CLI)
+and ``projects/`` is ``kubetfx.projects`` (the project files that ship, the
+Chicago taxi one first).
 Exact versions of every dependency live in ``requirements.lock``.
 """
 
@@ -25,14 +27,21 @@ setup(
         "kubetfx.pipelines.kfp",
         "kubetfx.pipelines.local",
         "kubetfx.pipelines.project",
+        "kubetfx.projects",
     ],
-    package_dir={"kubetfx.components": "components", "kubetfx.pipelines": "pipelines"},
-    package_data={"kubetfx.components": ["schema/*.pbtxt"]},
+    package_dir={
+        "kubetfx.components": "components",
+        "kubetfx.pipelines": "pipelines",
+        "kubetfx.projects": "projects",
+    },
+    package_data={"kubetfx.projects": ["*/kubetfx.yaml", "*/*.pbtxt"]},
     install_requires=[
         "tfx[kfp]==1.16.0",
         "apache-beam[gcp]==2.59.0",
         "tf-keras==2.16.0",
         "click>=8.0",
+        "pydantic>=2.0",
+        "pyyaml>=6.0",
         "matplotlib>=3.8",
         "networkx>=3.0",
     ],

@@ -1,8 +1,10 @@
 """Code that runs inside kubetfx pipeline tasks.
 
 Everything here is loaded by TFX executors, locally or in the container image:
-the tf.Transform ``preprocessing_fn``, the Trainer ``run_fn``, the evaluation
-config, the reviewed schema, and the project's custom components.
+the project model they are configured by, the generic tf.Transform
+``preprocessing_fn`` and Trainer ``run_fn``, the evaluation config, kubetfx's
+own components and executors, the Kubeflow task entrypoint and the dashboard
+views.
 """
 
 import os

@@ -195,3 +195,56 @@ def pipeline_graph(
                 )
             )
     return _to_svg(figure, "pipeline graph")
+
+
+def roc_curve(points: Sequence[tuple[float, float]], label: str = "ROC curve") -> str:
+    """The ROC curve from (false positive rate, recall) points, with the chance diagonal."""
+    from matplotlib.figure import Figure
+
+    points = sorted((fpr, tpr) for fpr, tpr in points if math.isfinite(fpr + tpr))
+    if not points:
+        return ""
+    with _style():
+        figure = Figure(figsize=(2.6, 2.4))
+        axes = figure.add_axes((0.18, 0.16, 0.78, 0.8))
+        axes.plot([0, 1], [0, 1], color=_GREY, linewidth=0.6, linestyle="--")
+        xs = [0.0, *(fpr for fpr, _ in points), 1.0]
+        ys = [0.0, *(tpr for _, tpr in points), 1.0]
+        axes.plot(xs, ys, color=_BLUE, linewidth=1.2)
+        axes.set_xlim(0, 1)
+        axes.set_ylim(0, 1)
+        axes.set_xlabel("false positive rate")
+        axes.set_ylabel("recall (true positive rate)")
+        for side in ("right", "top"):
+            axes.spines[side].set_visible(False)
+    return _to_svg(figure, label)
+
+
+def confusion_matrix(
+    names: Sequence[str], rows: Sequence[Sequence[float]], label: str = "confusion matrix"
+) -> str:
+    """Counts of each actual class (rows) by predicted class (columns), shaded by row share."""
+    from matplotlib.figure import Figure
+
+    size = len(names)
+    if not size or len(rows) != size:
+        return ""
+    side = (0.5 if size <= 8 else 0.3) * size  # inches of the grid itself
+    width, height = 1.4 + side, 0.9 + side  # room for the class names left and below
+    with _style():
+        figure = Figure(figsize=(width, height))
+        axes = figure.add_axes((1.3 / width, 0.8 / height, side / width, side / height))
+        shares = [[c / (sum(row) or 1) for c in row] for row in rows]
+        axes.imshow(shares, cmap="Blues", vmin=0, vmax=1, aspect="auto")
+        short = [name if len(name) <= 16 else name[:15] + "…" for name in names]
+        axes.set_xticks(range(size), short, rotation=45, ha="right")
+        axes.set_yticks(range(size), short)
+        axes.set_xlabel("predicted")
+        axes.set_ylabel("actual")
+        for y, row in enumerate(rows):
+            for x, count in enumerate(row):
+                color = "white" if shares[y][x] > 0.5 else "#202124"
+                axes.text(x, y, f"{count:g}", ha="center", va="center", color=color)
+        for text in axes.get_xticklabels() + axes.get_yticklabels():
+            text.set_parse_math(False)
+    return _to_svg(figure, label)

@@ -1,60 +1,94 @@
 """What the Evaluator measures, and when a model is good enough to push.
 
-A candidate is blessed when its binary accuracy reaches ``min_accuracy`` on the
-eval split and, if a model is already pushed, is no worse than that baseline.
+The metrics follow the project's task (``project.TASK_METRICS``), overall and
+per slice; classification adds the confusion matrices behind the ROC curve
+and the confusion-matrix views, and per-class precision and recall for a
+multiclass task. A candidate is blessed when the gate metric clears its
+threshold on the eval split and, if the project asks and a model is already
+pushed, is no worse than that baseline.
 """
 
+import json
 from typing import TYPE_CHECKING
 
-from kubetfx.components import features
+from kubetfx.components.project import TASK_METRICS, Project, transformed_name
 
 if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
 
-DEFAULT_MIN_ACCURACY = 0.6
-# A candidate may trail the baseline by at most this much accuracy.
-DEFAULT_MAX_ACCURACY_DROP = 1e-10
+# The thresholds of the binary confusion matrices behind the ROC curve.
+ROC_THRESHOLDS = 100
+# How much a candidate may trail the baseline and still count as no worse.
+NO_WORSE_MARGIN = 1e-10
 
 
-def make_eval_config(
-    min_accuracy: float = DEFAULT_MIN_ACCURACY,
-    max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
-) -> "tfma.EvalConfig":
-    """The TFMA config: metrics overall and per slice, with the blessing thresholds."""
-    # Imported here so that reading the defaults above does not load TensorFlow.
+def make_eval_config(project: Project) -> "tfma.EvalConfig":
+    """The TFMA config of ``project``: metrics overall and per slice, with the gate."""
+    # Imported here so that reading a project does not load TensorFlow.
     import tensorflow_model_analysis as tfma
 
-    if not 0.0 <= min_accuracy <= 1.0:
-        raise ValueError(f"min_accuracy must be between 0 and 1, got {min_accuracy}")
-    if max_accuracy_drop < 0:
-        raise ValueError(f"max_accuracy_drop must not be negative, got {max_accuracy_drop}")
-    accuracy_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
-        # Only applies when the Evaluator has a baseline model to compare with.
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -max_accuracy_drop},
-        ),
+    task = project.label.task
+    gate = project.evaluation.gate
+    metric = project.gate_metric
+    bound = {"value": gate.threshold}
+    threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(
+            **({"lower_bound": bound} if metric.higher_is_better else {"upper_bound": bound})
+        )
     )
+    if gate.no_worse_than_serving:
+        # Only applies when the Evaluator has a baseline model to compare with.
+        threshold.change_threshold.CopyFrom(
+            tfma.GenericChangeThreshold(
+                direction=(
+                    tfma.MetricDirection.HIGHER_IS_BETTER
+                    if metric.higher_is_better
+                    else tfma.MetricDirection.LOWER_IS_BETTER
+                ),
+                absolute={
+                    "value": -NO_WORSE_MARGIN if metric.higher_is_better else NO_WORSE_MARGIN
+                },
+            )
+        )
+    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    for entry in TASK_METRICS[task]:
+        metrics.append(
+            tfma.MetricConfig(
+                class_name=entry.tfma_class,
+                threshold=threshold if entry.name == gate.metric else None,
+            )
+        )
+    specs = [tfma.MetricsSpec(metrics=metrics)]
+    if task == "binary":
+        specs[0].metrics.append(
+            tfma.MetricConfig(
+                class_name="ConfusionMatrixPlot",
+                config=json.dumps({"num_thresholds": ROC_THRESHOLDS}),
+            )
+        )
+    elif task == "multiclass":
+        specs[0].metrics.append(tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"))
+        specs.append(
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="Precision"),
+                    tfma.MetricConfig(class_name="Recall"),
+                ],
+                binarize=tfma.BinarizationOptions(
+                    class_ids={"values": list(range(len(project.label.classes or [])))}
+                ),
+            )
+        )
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
                 signature_name="serving_default",
-                label_key=features.TRANSFORMED_LABEL_KEY,
+                label_key=transformed_name(project.label.column),
+                prediction_key="outputs",
                 preprocessing_function_names=["transform_features"],
             )
         ],
         slicing_specs=[tfma.SlicingSpec()]
-        + [tfma.SlicingSpec(feature_keys=[key]) for key in features.SLICE_FEATURE_KEYS],
-        metrics_specs=[
-            tfma.MetricsSpec(
-                metrics=[
-                    tfma.MetricConfig(class_name="ExampleCount"),
-                    tfma.MetricConfig(class_name="BinaryAccuracy", threshold=accuracy_threshold),
-                    tfma.MetricConfig(class_name="AUC"),
-                    tfma.MetricConfig(class_name="Precision"),
-                    tfma.MetricConfig(class_name="Recall"),
-                ]
-            )
-        ],
+        + [tfma.SlicingSpec(feature_keys=[column]) for column in project.evaluation.slices],
+        metrics_specs=specs,
     )

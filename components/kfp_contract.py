@@ -4,6 +4,9 @@ Kept free of heavy imports: the compiler, the emulator and the entrypoint all
 read it.
 """
 
+import importlib.util
+import os
+
 # A task input parameter named override__<exec property>__<field>[__<field>...]
 # sets one field inside a JSON-encoded proto exec property, e.g.
 # override__train_args__num_steps. KFP can bind a pipeline parameter to a task
@@ -14,9 +17,29 @@ OVERRIDE_PREFIX = "override__"
 # installed Python package, resolved where the task runs (the image).
 PACKAGE_SCHEME = "package://"
 
+
+def resolve_package_path(value: str) -> str:
+    """``package://pkg.name/rel/path`` → the absolute path of that file or folder here."""
+    if not value.startswith(PACKAGE_SCHEME):
+        return value
+    package, _, relative = value[len(PACKAGE_SCHEME) :].partition("/")
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"{value}: no installed package {package} here")
+    path = os.path.join(list(spec.submodule_search_locations)[0], relative)
+    if not os.path.exists(path):
+        raise ValueError(f"{value}: {path} does not exist")
+    return path
+
+
 # Output artifacts whose type is one of these are rendered by the KFP dashboard;
 # the entrypoint writes them after the TFX executor.
-VISUALIZATION_TYPES = ("system.HTML", "system.Markdown", "system.Metrics")
+VISUALIZATION_TYPES = (
+    "system.HTML",
+    "system.Markdown",
+    "system.Metrics",
+    "system.ClassificationMetrics",
+)
 
 
 def schema_title(title: str, instance_schema: str) -> str:

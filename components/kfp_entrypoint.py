@@ -29,7 +29,6 @@ kubeflow_v2_run_executor.py``) does, adapted to the open-source backend
 """
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -39,8 +38,8 @@ from typing import Any
 
 from kubetfx.components.kfp_contract import (
     OVERRIDE_PREFIX,
-    PACKAGE_SCHEME,
     VISUALIZATION_TYPES,
+    resolve_package_path,
     schema_title,
 )
 
@@ -60,20 +59,6 @@ def local_path_for_uri(uri: str, root: str | None = None) -> str:
         if uri.startswith(prefix):
             return os.path.join(root or "/", folder, uri[len(prefix) :])
     return uri
-
-
-def resolve_package_path(value: str) -> str:
-    """``package://pkg.name/rel/path`` → the absolute path of that file or folder."""
-    if not value.startswith(PACKAGE_SCHEME):
-        return value
-    package, _, relative = value[len(PACKAGE_SCHEME) :].partition("/")
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"{value}: no installed package {package} in this image")
-    path = os.path.join(list(spec.submodule_search_locations)[0], relative)
-    if not os.path.exists(path):
-        raise ValueError(f"{value}: {path} does not exist in this image")
-    return path
 
 
 def apply_overrides(exec_properties: dict[str, Any]) -> dict[str, Any]:

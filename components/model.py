@@ -1,22 +1,37 @@
-"""The taxi model: a wide-and-deep Keras classifier, trained by the Trainer's ``run_fn``.
+"""The generic Keras model, built from a project and trained by the Trainer's ``run_fn``.
 
-The SavedModel it writes has two signatures:
-- ``serving_default``: serialized ``tf.Example``s of raw features in, ``outputs``
-  (probability of a big tip) out; what the Pusher ships.
-- ``transform_features``: raw examples in, transformed features out; what the
-  Evaluator uses to compute the label the model was trained on.
+Wide and deep: the deep part is a stack of dense layers over the standardized
+numbers (over the one-hot categories when a project has no numbers), the wide
+part sees every categorical input one-hot encoded, and the head follows the
+task: a sigmoid for binary, a softmax for multiclass, a linear output in the
+label's own units for regression.
+
+The SavedModel has two signatures:
+- ``serving_default``: serialized ``tf.Example``s of raw features in,
+  ``outputs`` out (the positive class's probability, each class's
+  probability, or the predicted value); what the Pusher ships.
+- ``transform_features``: raw examples in, transformed features (label
+  included) out; what the Evaluator uses to compute the label.
+It also carries ``assets.extra/kubetfx_label.json``: the task and the class
+names, for whoever reads the model's outputs.
 """
+
+import json
+import os
+from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.tfxio import dataset_options
 
-from kubetfx.components import features
+from kubetfx.components.preprocessing import vocabulary_name
+from kubetfx.components.project import ModelSettings, Preparation, transformed_name
 
-TRAIN_BATCH_SIZE = 64
-EVAL_BATCH_SIZE = 64
-DEFAULT_HIDDEN_UNITS = (100, 70, 50, 25)
+LABEL_INFO_FILE = os.path.join("assets.extra", "kubetfx_label.json")
+DEFAULT_BATCH_SIZE = 64
+# Batches read to find a regression label's mean and spread.
+LABEL_SCALE_BATCHES = 100
 
 
 def require_keras_2() -> None:
@@ -33,71 +48,119 @@ def input_fn(
     data_accessor: DataAccessor,
     tf_transform_output: tft.TFTransformOutput,
     batch_size: int,
+    label_key: str,
 ) -> tf.data.Dataset:
     """An endless dataset of (transformed features, label) batches."""
     return data_accessor.tf_dataset_factory(
         file_pattern,
-        dataset_options.TensorFlowDatasetOptions(
-            batch_size=batch_size, label_key=features.TRANSFORMED_LABEL_KEY
-        ),
+        dataset_options.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key),
         tf_transform_output.transformed_metadata.schema,
     ).repeat()
 
 
-def build_keras_model(hidden_units: list[int] | None = None) -> tf.keras.Model:
-    """A compiled wide-and-deep binary classifier over the transformed features.
+def category_sizes(
+    preparation: Preparation, tf_transform_output: tft.TFTransformOutput | None = None
+) -> dict[str, int]:
+    """How many values each categorical model input takes, by input name.
 
-    The deep part sees the standardized numeric features; the wide part sees
-    one-hot encodings of every categorical, vocabulary and bucketized feature.
+    A vocabulary's size is the one Transform found when ``tf_transform_output``
+    is given, else its ``top_k`` bound.
     """
-    tn = features.transformed_name
-    deep_inputs = {
-        tn(key): tf.keras.layers.Input(name=tn(key), shape=(1,), dtype=tf.float32)
-        for key in features.DENSE_FLOAT_FEATURE_KEYS
-    }
-    wide_sizes: dict[str, int] = {}
-    for key in features.VOCAB_FEATURE_KEYS:
-        wide_sizes[tn(key)] = features.VOCAB_SIZE + features.OOV_SIZE
-    for key in features.BUCKET_FEATURE_KEYS:
-        wide_sizes[tn(key)] = features.FEATURE_BUCKET_COUNT
-    for key, max_values in features.CATEGORICAL_FEATURE_MAX_VALUES.items():
-        wide_sizes[tn(key)] = max_values
-    wide_inputs = {
-        name: tf.keras.layers.Input(name=name, shape=(1,), dtype=tf.int64) for name in wide_sizes
-    }
-
-    deep = tf.keras.layers.concatenate(list(deep_inputs.values()))
-    for units in hidden_units or DEFAULT_HIDDEN_UNITS:
-        deep = tf.keras.layers.Dense(units, activation="relu")(deep)
-
-    wide = tf.keras.layers.concatenate(
-        [
-            tf.keras.layers.CategoryEncoding(num_tokens=size, output_mode="one_hot")(
-                wide_inputs[name]
+    sizes = {}
+    for column, feature in preparation.features.items():
+        name = transformed_name(column)
+        if feature.transform == "bucketize":
+            sizes[name] = feature.buckets
+        elif feature.transform == "identity":
+            sizes[name] = feature.size + 1  # the last code stands for missing or unknown
+        elif feature.transform == "vocabulary":
+            found = (
+                tf_transform_output.vocabulary_size_by_name(vocabulary_name(column))
+                if tf_transform_output is not None
+                else feature.top_k
             )
-            for name, size in wide_sizes.items()
-        ]
-    )
-    output = tf.keras.layers.Dense(1, activation="sigmoid")(
-        tf.keras.layers.concatenate([deep, wide])
-    )
-    model = tf.keras.Model(inputs={**deep_inputs, **wide_inputs}, outputs=output)
+            sizes[name] = found + feature.oov_buckets
+    return sizes
+
+
+def build_keras_model(
+    preparation: Preparation,
+    settings: ModelSettings,
+    sizes: dict[str, int],
+    label_scale: tuple[float, float] = (0.0, 1.0),
+) -> tf.keras.Model:
+    """A compiled wide-and-deep model over the transformed features.
+
+    ``sizes`` is ``category_sizes``; ``label_scale`` is the mean and spread of a
+    regression label, which the output is scaled back to.
+    """
+    numeric = {
+        transformed_name(column): tf.keras.layers.Input(
+            name=transformed_name(column), shape=(1,), dtype=tf.float32
+        )
+        for column, feature in preparation.features.items()
+        if feature.transform == "standardize"
+    }
+    categorical = {
+        name: tf.keras.layers.Input(name=name, shape=(1,), dtype=tf.int64) for name in sizes
+    }
+    one_hot = [
+        tf.keras.layers.CategoryEncoding(num_tokens=sizes[name], output_mode="one_hot")(value)
+        for name, value in categorical.items()
+    ]
+    deep = _concatenate(list(numeric.values()) or one_hot)
+    for units in settings.hidden_units:
+        deep = tf.keras.layers.Dense(units, activation="relu")(deep)
+    last = _concatenate([deep, *one_hot])
+
+    label = preparation.label
+    if label.task == "binary":
+        output = tf.keras.layers.Dense(1, activation="sigmoid")(last)
+        loss, metrics = "binary_crossentropy", [tf.keras.metrics.BinaryAccuracy()]
+    elif label.task == "multiclass":
+        output = tf.keras.layers.Dense(len(label.classes or []), activation="softmax")(last)
+        loss = "sparse_categorical_crossentropy"
+        metrics = [tf.keras.metrics.SparseCategoricalAccuracy()]
+    else:
+        mean, spread = label_scale
+        output = tf.keras.layers.Rescaling(scale=spread, offset=mean)(
+            tf.keras.layers.Dense(1)(last)
+        )
+        loss, metrics = "mean_squared_error", [tf.keras.metrics.RootMeanSquaredError()]
+    model = tf.keras.Model(inputs={**numeric, **categorical}, outputs=output)
     model.compile(
-        loss="binary_crossentropy",
-        optimizer=tf.keras.optimizers.Adam(learning_rate=0.001),
-        metrics=[tf.keras.metrics.BinaryAccuracy()],
+        loss=loss,
+        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
+        metrics=metrics,
     )
     return model
 
 
-def _serving_signature(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput):
-    """Serialized raw ``tf.Example``s (no label) in, big-tip probability out."""
+def _concatenate(tensors: list[tf.Tensor]) -> tf.Tensor:
+    return tensors[0] if len(tensors) == 1 else tf.keras.layers.concatenate(tensors)
+
+
+def label_scale(
+    dataset: tf.data.Dataset, batches: int = LABEL_SCALE_BATCHES
+) -> tuple[float, float]:
+    """The mean and standard deviation of the labels in the first ``batches`` batches."""
+    labels = tf.concat([tf.reshape(y, [-1]) for _, y in dataset.take(batches)], axis=0)
+    labels = tf.cast(labels, tf.float64)
+    spread = float(tf.math.reduce_std(labels))
+    return float(tf.reduce_mean(labels)), spread if spread > 0 else 1.0
+
+
+def _serving_signature(model, tf_transform_output, preparation: Preparation):
+    """Serialized raw ``tf.Example``s of the features (no label) in, ``outputs`` out."""
     model.tft_layer_inference = tf_transform_output.transform_features_layer()
+    raw_feature_spec = {
+        column: spec
+        for column, spec in tf_transform_output.raw_feature_spec().items()
+        if column in preparation.features
+    }
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve_tf_examples_fn(serialized_examples):
-        raw_feature_spec = tf_transform_output.raw_feature_spec()
-        raw_feature_spec.pop(features.LABEL_KEY)
         raw_features = tf.io.parse_example(serialized_examples, raw_feature_spec)
         transformed = model.tft_layer_inference(raw_features)
         return {"outputs": model(transformed)}
@@ -105,9 +168,7 @@ def _serving_signature(model: tf.keras.Model, tf_transform_output: tft.TFTransfo
     return serve_tf_examples_fn
 
 
-def _transform_features_signature(
-    model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput
-):
+def _transform_features_signature(model, tf_transform_output):
     """Serialized raw ``tf.Example``s in, transformed features (with label) out."""
     model.tft_layer_eval = tf_transform_output.transform_features_layer()
 
@@ -121,27 +182,59 @@ def _transform_features_signature(
     return transform_features_fn
 
 
+def label_info(preparation: Preparation) -> dict[str, Any]:
+    """What a reader of the model's outputs needs: the task and the class names."""
+    label = preparation.label
+    return {"task": label.task, "label": label.column, "class_names": label.class_names()}
+
+
+def read_label_info(serving_model_dir: str) -> dict[str, Any] | None:
+    """The label info a model carries, or None for a model from elsewhere."""
+    path = os.path.join(serving_model_dir, LABEL_INFO_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
 def run_fn(fn_args: FnArgs) -> None:
-    """Trains the model and writes a SavedModel to ``fn_args.serving_model_dir``."""
+    """Trains the model and writes a SavedModel to ``fn_args.serving_model_dir``.
+
+    ``fn_args.custom_config`` holds the project's ``preparation``, its ``model``
+    settings and the ``batch_size``.
+    """
     require_keras_2()
+    config = fn_args.custom_config or {}
+    preparation = Preparation.model_validate(config["preparation"])
+    settings = ModelSettings.model_validate(config.get("model", {}))
+    batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    train_dataset = input_fn(
-        fn_args.train_files, fn_args.data_accessor, tf_transform_output, TRAIN_BATCH_SIZE
+    label_key = transformed_name(preparation.label.column)
+
+    def dataset(files: list[str]) -> tf.data.Dataset:
+        return input_fn(files, fn_args.data_accessor, tf_transform_output, batch_size, label_key)
+
+    train_dataset = dataset(fn_args.train_files)
+    scale = (0.0, 1.0)
+    if preparation.label.task == "regression":
+        scale = label_scale(train_dataset)
+    model = build_keras_model(
+        preparation, settings, category_sizes(preparation, tf_transform_output), scale
     )
-    eval_dataset = input_fn(
-        fn_args.eval_files, fn_args.data_accessor, tf_transform_output, EVAL_BATCH_SIZE
-    )
-    model = build_keras_model()
     model.fit(
         train_dataset,
         steps_per_epoch=fn_args.train_steps,
-        validation_data=eval_dataset,
+        validation_data=dataset(fn_args.eval_files),
         validation_steps=fn_args.eval_steps,
         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
         verbose=2,
     )
     signatures = {
-        "serving_default": _serving_signature(model, tf_transform_output),
+        "serving_default": _serving_signature(model, tf_transform_output, preparation),
         "transform_features": _transform_features_signature(model, tf_transform_output),
     }
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+    path = os.path.join(fn_args.serving_model_dir, LABEL_INFO_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(label_info(preparation), f)

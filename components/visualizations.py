@@ -16,6 +16,7 @@ from tfx.types import artifact_utils
 
 from kubetfx.components import charts
 from kubetfx.components.data_gate import load_anomalies
+from kubetfx.components.statistics import missing_share, present_count
 
 
 def render(
@@ -23,8 +24,8 @@ def render(
     schema_title: str,
     inputs: dict[str, list[types.Artifact]],
     outputs: dict[str, list[types.Artifact]],
-) -> str | dict[str, float]:
-    """The view named ``output_name`` of a task: file text, or metrics for metadata."""
+) -> str | dict[str, Any]:
+    """The view named ``output_name`` of a task: file text, or values for its metadata."""
     if "statistics" in outputs:
         return statistics_html(outputs["statistics"][0])
     if "anomalies" in outputs:
@@ -32,10 +33,23 @@ def render(
     if "evaluation" in outputs:
         evaluation = outputs["evaluation"][0]
         blessing = outputs["blessing"][0]
+        class_names = model_class_names(inputs["model"][0].uri) if "model" in inputs else []
         if schema_title == "system.Metrics":
-            return overall_metrics(evaluation.uri)
-        return evaluation_markdown(evaluation.uri, blessing)
+            return overall_metrics(evaluation.uri, class_names)
+        if schema_title == "system.ClassificationMetrics":
+            return classification_metrics(evaluation.uri, class_names) or {}
+        return evaluation_markdown(evaluation.uri, blessing, class_names)
     raise ValueError(f"no view {output_name} ({schema_title}) for outputs {sorted(outputs)}")
+
+
+def model_class_names(model_uri: str) -> list[str]:
+    """The class names a trained Model artifact carries, in the order of its outputs."""
+    from tfx.utils import path_utils
+
+    from kubetfx.components.model import read_label_info
+
+    info = read_label_info(path_utils.serving_model_dir(model_uri))
+    return list(info.get("class_names", [])) if info else []
 
 
 # Statistics -------------------------------------------------------------------
@@ -61,10 +75,11 @@ def load_statistics(statistics: types.Artifact) -> dict[str, Any]:
     }
 
 
-def _missing(common, total: int) -> str:
-    share = common.num_missing / total if total else 0.0
+def _counts(feature, total: int) -> str:
+    """The count and missing cells of a feature's row; an empty CSV cell counts as missing."""
+    share = missing_share(feature, total)
     css = ' class="warn"' if share > 0.05 else ""
-    return f"<td{css}>{share:.1%}</td>"
+    return f"<td>{present_count(feature):.0f}</td><td{css}>{share:.1%}</td>"
 
 
 def statistics_sections(statistics: types.Artifact) -> str:
@@ -80,17 +95,15 @@ def statistics_sections(statistics: types.Artifact) -> str:
                 s = feature.num_stats
                 histogram = next((h.buckets for h in s.histograms if h.type == h.STANDARD), [])
                 numeric.append(
-                    f"<tr><td>{name}</td><td>{s.common_stats.num_non_missing:.0f}</td>"
-                    f"{_missing(s.common_stats, total)}<td>{s.mean:.4g}</td>"
+                    f"<tr><td>{name}</td>{_counts(feature, total)}<td>{s.mean:.4g}</td>"
                     f"<td>{s.std_dev:.4g}</td><td>{s.min:.4g}</td><td>{s.median:.4g}</td>"
                     f"<td>{s.max:.4g}</td><td>{charts.histogram(histogram, label)}</td></tr>"
                 )
             elif feature.HasField("string_stats"):
                 s = feature.string_stats
-                shares = charts.top_values(s.top_values, s.common_stats.num_non_missing, label)
+                shares = charts.top_values(s.top_values, present_count(feature), label)
                 categorical.append(
-                    f"<tr><td>{name}</td><td>{s.common_stats.num_non_missing:.0f}</td>"
-                    f"{_missing(s.common_stats, total)}<td>{s.unique}</td>"
+                    f"<tr><td>{name}</td>{_counts(feature, total)}<td>{s.unique}</td>"
                     f"<td>{shares}</td></tr>"
                 )
         sections.append(
@@ -122,7 +135,8 @@ def page(title: str, body: str, extra_style: str = "") -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from the data as one Markdown table cell: never markup, never a new cell."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 def anomalies_markdown(anomalies: types.Artifact) -> str:
@@ -255,7 +269,18 @@ def _describe(threshold, is_diff: bool) -> list[str]:
     return rules
 
 
-def _metrics_by_slice(evaluation_uri: str) -> dict[str, dict[tuple[str, str, bool], float]]:
+def metric_name(key, class_names: list[str] = ()) -> str:
+    """A TFMA metric key's name, with the class it is for (``precision (setosa)``)."""
+    if key.sub_key.HasField("class_id"):
+        class_id = key.sub_key.class_id.value
+        name = class_names[class_id] if 0 <= class_id < len(class_names) else str(class_id)
+        return f"{key.name} ({name})"
+    return key.name
+
+
+def _metrics_by_slice(
+    evaluation_uri: str, class_names: list[str] = ()
+) -> dict[str, dict[tuple[str, str, bool], float]]:
     """{slice: {(metric, model, is_diff): value}} from TFMA's output."""
     import tensorflow_model_analysis as tfma
 
@@ -264,14 +289,16 @@ def _metrics_by_slice(evaluation_uri: str) -> dict[str, dict[tuple[str, str, boo
         values = result.setdefault(slice_name(per_slice.slice_key), {})
         for entry in per_slice.metric_keys_and_values:
             if entry.value.HasField("double_value"):
-                key = (entry.key.name, entry.key.model_name, entry.key.is_diff)
-                values[key] = entry.value.double_value.value
+                name = metric_name(entry.key, class_names)
+                values[(name, entry.key.model_name, entry.key.is_diff)] = (
+                    entry.value.double_value.value
+                )
     return result
 
 
-def overall_metrics(evaluation_uri: str) -> dict[str, float]:
+def overall_metrics(evaluation_uri: str, class_names: list[str] = ()) -> dict[str, float]:
     """The candidate's overall metrics, and their change against the baseline."""
-    overall = _metrics_by_slice(evaluation_uri).get("overall", {})
+    overall = _metrics_by_slice(evaluation_uri, class_names).get("overall", {})
     metrics = {}
     for (name, model, is_diff), value in sorted(overall.items()):
         if model in ("", "candidate") and math.isfinite(value):
@@ -279,10 +306,12 @@ def overall_metrics(evaluation_uri: str) -> dict[str, float]:
     return metrics
 
 
-def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
+def evaluation_markdown(
+    evaluation_uri: str, blessing: types.Artifact, class_names: list[str] = ()
+) -> str:
     """The blessing decision, why, and the metrics overall and per slice."""
     blessed = bool(blessing.get_int_custom_property("blessed"))
-    by_slice = _metrics_by_slice(evaluation_uri)
+    by_slice = _metrics_by_slice(evaluation_uri, class_names)
     has_baseline = any(model == "baseline" for v in by_slice.values() for (_, model, _) in v)
     lines = [
         "# Model evaluation",
@@ -297,9 +326,9 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
     rules = thresholds(evaluation_uri)
     if rules:
         lines += ["## Thresholds", "", "| metric | must be |", "|---|---|"]
-        lines += [f"| {metric} | {rule} |" for metric, rule in rules] + [""]
+        lines += [f"| {_cell(metric)} | {_cell(rule)} |" for metric, rule in rules] + [""]
     failures = [
-        f"| {_cell(f.slice)} | {f.metric} | {f.value:.4f} | {_cell(f.message)} |"
+        f"| {_cell(f.slice)} | {_cell(f.metric)} | {f.value:.4f} | {_cell(f.message)} |"
         for f in threshold_failures(evaluation_uri)
     ]
     if failures:
@@ -311,7 +340,7 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
         ]
         lines += failures + [""]
     names = sorted({n for v in by_slice.values() for (n, m, d) in v if not d})
-    lines += ["## Metrics", "", "| slice | " + " | ".join(names) + " |"]
+    lines += ["## Metrics", "", "| slice | " + " | ".join(_cell(n) for n in names) + " |"]
     lines.append("|---|" + "---|" * len(names))
     for name_of_slice in sorted(by_slice, key=lambda s: (s != "overall", s)):
         values = by_slice[name_of_slice]
@@ -325,3 +354,120 @@ def evaluation_markdown(evaluation_uri: str, blessing: types.Artifact) -> str:
             cells.append(text)
         lines.append(f"| {_cell(name_of_slice)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+# Classification -----------------------------------------------------------------
+
+# The ROC curve sent to the dashboard keeps at most this many points.
+MAX_ROC_POINTS = 101
+
+
+def _overall_plots(evaluation_uri: str):
+    """The candidate's overall plot data (TFMA's confusion matrices), by plot name."""
+    import tensorflow_model_analysis as tfma
+
+    plots = {}
+    for per_slice in tfma.load_plots(evaluation_uri):
+        if slice_name(per_slice.slice_key) != "overall":
+            continue
+        for entry in per_slice.plot_keys_and_values:
+            if entry.key.model_name in ("", "candidate"):
+                plots[entry.key.name] = entry.value
+    return plots
+
+
+def _count(value: float) -> float:
+    return round(value, 3) if math.isfinite(value) else 0.0
+
+
+def classification_metrics(evaluation_uri: str, class_names: list[str]) -> dict[str, Any] | None:
+    """The ROC curve (binary) and confusion matrix of a classifier, as KFP's SDK writes them.
+
+    The layout of ``ClassificationMetrics.log_roc_data_point`` and
+    ``log_confusion_matrix`` in ``kfp.dsl``, which the KFP v2 dashboard draws:
+    ``confidenceMetrics`` (``confidenceThreshold``, ``falsePositiveRate``,
+    ``recall``) and ``confusionMatrix`` (``annotationSpecs``, ``rows`` of
+    ``row``), finite numbers only. None for a model without these plots.
+    """
+    for plot in _overall_plots(evaluation_uri).values():
+        if plot.HasField("confusion_matrix_at_thresholds"):
+            matrices = [
+                m
+                for m in plot.confusion_matrix_at_thresholds.matrices
+                if math.isfinite(m.threshold)
+            ]
+            names = class_names if len(class_names) == 2 else ["negative", "positive"]
+            return {
+                "confidenceMetrics": _roc_curve(matrices),
+                "confusionMatrix": _confusion_matrix(names, _binary_rows(matrices)),
+            }
+        if plot.HasField("multi_class_confusion_matrix_at_thresholds"):
+            matrices = plot.multi_class_confusion_matrix_at_thresholds.matrices
+            entries = list(matrices[0].entries) if matrices else []
+            return {"confusionMatrix": _multiclass_matrix(entries, class_names)}
+    return None
+
+
+def _roc_curve(matrices: list) -> list[dict[str, float]]:
+    """(threshold, false positive rate, recall) at each threshold, at most MAX_ROC_POINTS."""
+    curve = []
+    for m in matrices:
+        negatives = m.false_positives + m.true_negatives
+        positives = m.true_positives + m.false_negatives
+        if negatives and positives:
+            curve.append(
+                {
+                    "confidenceThreshold": round(min(max(m.threshold, 0.0), 1.0), 6),
+                    "falsePositiveRate": round(m.false_positives / negatives, 6),
+                    "recall": round(m.true_positives / positives, 6),
+                }
+            )
+    return curve[:: max(1, math.ceil(len(curve) / MAX_ROC_POINTS))]
+
+
+def _binary_rows(matrices: list) -> list[list[float]]:
+    """The 2×2 counts at the threshold nearest 0.5: actual negatives, then actual positives."""
+    m = min(matrices, key=lambda m: abs(m.threshold - 0.5), default=None)
+    if m is None:
+        return [[0.0, 0.0], [0.0, 0.0]]
+    return [
+        [_count(m.true_negatives), _count(m.false_positives)],
+        [_count(m.false_negatives), _count(m.true_positives)],
+    ]
+
+
+def _multiclass_matrix(entries: list, class_names: list[str]) -> dict[str, Any]:
+    """The n×n counts by actual (row) and predicted (column) class."""
+    seen = [max(e.actual_class_id, e.predicted_class_id) for e in entries]
+    size = len(class_names) or 1 + max(seen, default=0)
+    rows = [[0.0] * size for _ in range(size)]
+    for entry in entries:
+        actual, predicted = entry.actual_class_id, entry.predicted_class_id
+        if 0 <= actual < size and 0 <= predicted < size:  # -1: no class predicted
+            rows[actual][predicted] = _count(entry.num_weighted_examples)
+    return _confusion_matrix(class_names or [str(i) for i in range(size)], rows)
+
+
+def _confusion_matrix(names: list[str], rows: list[list[float]]) -> dict[str, Any]:
+    return {
+        "annotationSpecs": [{"displayName": name} for name in names],
+        "rows": [{"row": row} for row in rows],
+    }
+
+
+def classification_charts(metrics: dict[str, Any]) -> str:
+    """The ROC curve and the confusion matrix of ``classification_metrics`` as HTML."""
+    parts = []
+    curve = metrics.get("confidenceMetrics") or []
+    if curve:
+        points = [(p["falsePositiveRate"], p["recall"]) for p in curve]
+        parts.append("<h3>ROC curve</h3>" + charts.roc_curve(points))
+    matrix = metrics.get("confusionMatrix")
+    if matrix:
+        names = [spec["displayName"] for spec in matrix["annotationSpecs"]]
+        rows = [row["row"] for row in matrix["rows"]]
+        parts.append(
+            "<h3>Confusion matrix</h3><p>Rows: the actual class; columns: the predicted one.</p>"
+            + charts.confusion_matrix(names, rows)
+        )
+    return "".join(parts)

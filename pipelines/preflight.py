@@ -8,7 +8,6 @@ import csv
 import glob
 import os
 import uuid
-from collections.abc import Iterable
 
 from kubetfx.pipelines.errors import UserError
 
@@ -50,11 +49,12 @@ def has_data_row(path: str) -> bool:
         return any(any(cell.strip() for cell in row) for row in reader)
 
 
-def check_data(data_root: str, required_columns: Iterable[str], label: str) -> list[str]:
-    """Validates a folder of CSV files for the pipeline and returns the files.
+def check_data(data_root: str) -> list[str]:
+    """Validates a folder of CSV files for the pipeline and returns their header.
 
-    Every file must have the same header, containing ``label`` and all of
-    ``required_columns``; at least one file must have a data row.
+    Every file must have the same header; at least one file must have a data
+    row. Which columns a project needs is checked against the header by the
+    project (``kubetfx.pipelines.project.loader.check_columns``).
     """
     files = csv_files(data_root)
     first_header = read_header(files[0])
@@ -65,19 +65,22 @@ def check_data(data_root: str, required_columns: Iterable[str], label: str) -> l
                 f"{path} has columns {','.join(header)} but {files[0]} has "
                 f"{','.join(first_header)}; all CSV files in --data need the same header"
             )
-    if label not in first_header:
-        raise UserError(
-            f"{files[0]} has no '{label}' column, the label the model learns; "
-            f"its columns are: {','.join(first_header)}"
-        )
-    missing = sorted(set(required_columns) - set(first_header))
-    if missing:
-        raise UserError(
-            f"{files[0]} lacks the feature columns {','.join(missing)}; add them to the CSV"
-        )
     if not any(has_data_row(path) for path in files):
         raise UserError(f"the CSV files in {data_root} have a header but no data rows")
-    return files
+    return first_header
+
+
+def check_project_store(metadata_path: str, pipeline_name: str) -> None:
+    """Refuses an output folder that holds another project's runs (and its pushed models)."""
+    from kubetfx.pipelines.history.metadata import recorded_pipelines
+
+    others = sorted(set(recorded_pipelines(metadata_path)) - {pipeline_name})
+    if others:
+        raise UserError(
+            f"{metadata_path} holds the runs of project {', '.join(others)}, not "
+            f"{pipeline_name}; pass another --output-dir, since each project keeps its runs "
+            "and pushed models in a folder of its own"
+        )
 
 
 def check_writable_dir(path: str, flag: str = "--output-dir") -> None:

@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from kubetfx.pipelines.definition.settings import bundled_taxi_data
+from kubetfx.components.kfp_contract import resolve_package_path
+from kubetfx.pipelines.project.loader import load_project
 
-TAXI_CSV = Path(bundled_taxi_data()) / "data.csv"
+# The bundled Chicago taxi project, its schema and its sample data.
+TAXI = load_project()
+TAXI_SCHEMA = TAXI.project.schema_file
+TAXI_CSV = Path(resolve_package_path(TAXI.project.data)) / "data.csv"
 KUBETFX = str(Path(sys.executable).parent / "kubetfx")
 
 

@@ -12,11 +12,10 @@ import pytest
 import tensorflow as tf
 
 from kubetfx.components.pusher import model_digest
-from kubetfx.pipelines.definition.settings import PIPELINE_NAME, bundled_schema
 from kubetfx.pipelines.history import metadata
 from tests import browser
 from tests.browser import assert_report_rendered
-from tests.conftest import run_kubetfx, taxi_header, write_csv
+from tests.conftest import TAXI, TAXI_SCHEMA, run_kubetfx, taxi_header, write_csv
 
 pytestmark = pytest.mark.e2e
 
@@ -50,8 +49,8 @@ def _run(workspace, *extra, data="taxi"):
 
 def _latest_executions(workspace):
     store = metadata.connect(str(workspace / "out" / "metadata.db"))
-    run_id = metadata.latest_run(store, PIPELINE_NAME)
-    return {e.node_id: e for e in metadata.run_executions(store, PIPELINE_NAME, run_id)}
+    run_id = metadata.latest_run(store, TAXI.project.name)
+    return {e.node_id: e for e in metadata.run_executions(store, run_id)}
 
 
 def _serving_state(workspace):
@@ -109,7 +108,7 @@ def _to_example(row):
     """A tf.Example of one raw CSV row without the label, typed by the schema."""
     from tfx.utils import io_utils
 
-    schema = io_utils.SchemaReader().read(bundled_schema())
+    schema = io_utils.SchemaReader().read(TAXI_SCHEMA)
     feature = {}
     for spec in schema.feature:
         text = row[spec.name]

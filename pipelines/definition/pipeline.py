@@ -1,7 +1,8 @@
-"""The Chicago taxi pipeline: one definition for every runner.
+"""The pipeline: one definition, built from a project, for every runner.
 
-CsvExampleGen → StatisticsGen → ImportSchemaGen → ExampleValidator → DataGate
-→ Transform → Trainer → Evaluator (against LatestPushedModel) → Pusher.
+CsvExampleGen → StatisticsGen → ImportSchemaGen (the reviewed schema) →
+ExampleValidator → DataGate → Transform → Trainer → Evaluator (against
+LatestPushedModel) → Pusher.
 """
 
 from tfx import v1 as tfx
@@ -10,17 +11,14 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2
 
 from kubetfx.components import baseline, data_gate, eval_config, evaluator, pusher
-from kubetfx.pipelines.definition.settings import PipelineConfig, code_fingerprint
-
-PREPROCESSING_FN = "kubetfx.components.preprocessing.preprocessing_fn"
-RUN_FN = "kubetfx.components.model.run_fn"
-# The component modules each user function depends on (see code_fingerprint).
-TRANSFORM_MODULES = ("features.py", "preprocessing.py")
-TRAINER_MODULES = ("features.py", "model.py")
+from kubetfx.components.schema_import import ReviewedSchema
+from kubetfx.pipelines.definition import code
+from kubetfx.pipelines.definition.settings import RunSettings
+from kubetfx.pipelines.project.loader import ProjectFile
 
 
 def create_components(
-    config: PipelineConfig, pin_pushed_version: bool = True
+    loaded: ProjectFile, settings: RunSettings, pin_pushed_version: bool = True
 ) -> list[base_node.BaseNode]:
     """The pipeline's components, in execution order.
 
@@ -29,14 +27,18 @@ def create_components(
     a new model is pushed. Runners that build the pipeline long before it runs
     (compiling for Kubeflow) turn this off and disable that task's cache.
     """
+    project = loaded.project
+    preparation = project.preparation().model_dump(mode="json")
+    preprocessing_fn, run_fn = code.user_functions(loaded)
+
     example_gen = tfx.components.CsvExampleGen(
-        input_base=config.data_root,
+        input_base=project.data,
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
         ),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema_file)
+    schema_gen = ReviewedSchema(schema_text=loaded.schema_text)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
@@ -45,32 +47,40 @@ def create_components(
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"code_fingerprint": code_fingerprint(*TRANSFORM_MODULES)},
+        preprocessing_fn=preprocessing_fn.module_path,
+        custom_config={
+            "preparation": preparation,
+            "code_fingerprint": preprocessing_fn.fingerprint,
+        },
     )
     transform.add_upstream_node(gate)
 
     trainer = tfx.components.Trainer(
-        run_fn=RUN_FN,
+        run_fn=run_fn.module_path,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=config.eval_steps),
-        custom_config={"code_fingerprint": code_fingerprint(*TRAINER_MODULES)},
+        train_args=tfx.proto.TrainArgs(num_steps=project.training.train_steps),
+        eval_args=tfx.proto.EvalArgs(num_steps=project.training.eval_steps),
+        custom_config={
+            "preparation": preparation,
+            "model": project.model.model_dump(mode="json"),
+            "batch_size": project.training.batch_size,
+            "code_fingerprint": run_fn.fingerprint,
+        },
     )
 
     pushed_model = baseline.LatestPushedModel(
-        serving_dir=config.serving_dir,
+        serving_dir=settings.serving_dir,
         expected_version=(
-            baseline.latest_pushed_version(config.serving_dir) if pin_pushed_version else None
+            baseline.latest_pushed_version(settings.serving_dir) if pin_pushed_version else None
         ),
     )
     model_evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=pushed_model.outputs["model"],
-        eval_config=eval_config.make_eval_config(min_accuracy=config.min_accuracy),
+        eval_config=eval_config.make_eval_config(project),
     )
     model_evaluator.executor_spec = executor_spec.BeamExecutorSpec(evaluator.Executor)
 
@@ -78,7 +88,7 @@ def create_components(
         model=trainer.outputs["model"],
         model_blessing=model_evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=settings.serving_dir)
         ),
     )
     model_pusher.executor_spec = executor_spec.ExecutorClassSpec(pusher.Executor)
@@ -98,18 +108,18 @@ def create_components(
 
 
 def create_pipeline(
-    config: PipelineConfig, metadata_connection_config: object | None = None
+    loaded: ProjectFile, settings: RunSettings, metadata_connection_config: object | None = None
 ) -> tfx_pipeline.Pipeline:
-    """The taxi pipeline with caching on, storing metadata where ``config`` says."""
+    """The project's pipeline with caching on, storing metadata where ``settings`` says."""
     if metadata_connection_config is None:
         metadata_connection_config = tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path
+            settings.metadata_path
         )
     return tfx_pipeline.Pipeline(
-        pipeline_name=config.pipeline_name,
-        pipeline_root=config.pipeline_root,
-        components=create_components(config),
+        pipeline_name=loaded.project.name,
+        pipeline_root=settings.pipeline_root,
+        components=create_components(loaded, settings),
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_args),
+        beam_pipeline_args=list(settings.beam_args),
     )

@@ -1,58 +1,35 @@
-"""Settings of one pipeline run, and where its outputs go."""
+"""Where a run's outputs go: the layout of an output folder.
+
+One output folder holds one project's runs: ``metadata.db`` (ML Metadata),
+``pipeline_root/`` (artifacts), ``logs/run-<run id>.log`` and
+``serving/<version>/`` (the pushed models).
+"""
 
 import dataclasses
-import hashlib
-import importlib.util
 import os
-from importlib import resources
 
-from kubetfx.components.eval_config import DEFAULT_MIN_ACCURACY
-
-PIPELINE_NAME = "kubetfx-taxi"
 DEFAULT_OUTPUT_DIR = "kubetfx_output"
-DEFAULT_TRAIN_STEPS = 1000
-DEFAULT_EVAL_STEPS = 100
+METADATA_FILE = "metadata.db"
 
 
-def bundled_taxi_data() -> str:
-    """The Chicago taxi sample (15,002 rows) that ships inside the ``tfx`` package."""
-    # Located without importing tfx, which would load TensorFlow.
-    tfx_dir = importlib.util.find_spec("tfx").submodule_search_locations[0]
-    return os.path.join(tfx_dir, "examples", "chicago_taxi_pipeline", "data", "simple")
+def default_output_dir(project_path: str, bundled: bool) -> str:
+    """``kubetfx_output/`` beside the project file; for the bundled project, in this folder."""
+    if bundled:
+        return DEFAULT_OUTPUT_DIR
+    return os.path.join(os.path.dirname(project_path), DEFAULT_OUTPUT_DIR)
 
 
-def bundled_schema() -> str:
-    """The reviewed taxi schema that ships with ``kubetfx.components``."""
-    return str(resources.files("kubetfx.components") / "schema" / "taxi.schema.pbtxt")
-
-
-def code_fingerprint(*modules: str) -> str:
-    """A digest of component modules, so that cached results go stale when they change.
-
-    Transform and Trainer load the user functions by module path, which TFX's
-    cache key does not cover; this digest of the modules a component runs
-    (e.g. ``"preprocessing.py"``) goes into its ``custom_config``.
-    """
-    package = resources.files("kubetfx.components")
-    digest = hashlib.sha256()
-    for name in sorted(modules):
-        digest.update(name.encode())
-        digest.update((package / name).read_bytes())
-    return digest.hexdigest()[:16]
+def run_log_path(log_dir: str, run_id: str) -> str:
+    """Where the log of local run ``run_id`` is kept."""
+    return os.path.join(log_dir, f"run-{run_id}.log")
 
 
 @dataclasses.dataclass(frozen=True)
-class PipelineConfig:
-    """Everything that varies between runs of the taxi pipeline."""
+class RunSettings:
+    """What a run needs besides its project: where outputs go, and Beam's options."""
 
-    data_root: str = dataclasses.field(default_factory=bundled_taxi_data)
     output_dir: str = DEFAULT_OUTPUT_DIR
-    train_steps: int = DEFAULT_TRAIN_STEPS
-    eval_steps: int = DEFAULT_EVAL_STEPS
-    min_accuracy: float = DEFAULT_MIN_ACCURACY
-    schema_file: str = dataclasses.field(default_factory=bundled_schema)
     beam_args: tuple[str, ...] = ()
-    pipeline_name: str = PIPELINE_NAME
     # Where models are pushed; default: serving/ in the output folder.
     push_destination: str | None = None
 
@@ -62,7 +39,7 @@ class PipelineConfig:
 
     @property
     def metadata_path(self) -> str:
-        return os.path.join(self.output_dir, "metadata.db")
+        return os.path.join(self.output_dir, METADATA_FILE)
 
     @property
     def serving_dir(self) -> str:
@@ -72,11 +49,11 @@ class PipelineConfig:
     def log_dir(self) -> str:
         return os.path.join(self.output_dir, "logs")
 
-    def absolute(self) -> "PipelineConfig":
-        """The same config with every path made absolute (TFX stores them in metadata)."""
+    def absolute(self) -> "RunSettings":
+        """The same settings with the output folder made absolute (TFX stores paths)."""
+        push = self.push_destination
         return dataclasses.replace(
             self,
-            data_root=os.path.abspath(self.data_root),
             output_dir=os.path.abspath(self.output_dir),
-            schema_file=os.path.abspath(self.schema_file),
+            push_destination=os.path.abspath(push) if push else None,
         )

@@ -3,13 +3,16 @@
 import dataclasses
 import os
 
+from kubetfx.components.statistics import missing_share, present_count
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.history import runs as runs_lib
 
 # A feature drifts when its mean moves by more than this many standard
-# deviations, or its category shares by more than this L-infinity distance.
+# deviations, its category shares by more than this L-infinity distance, or
+# its share of missing values (empty cells included) by more than this.
 MEAN_SHIFT_LIMIT = 0.25
 CATEGORY_SHIFT_LIMIT = 0.1
+MISSING_SHIFT_LIMIT = 0.1
 
 
 @dataclasses.dataclass
@@ -19,8 +22,8 @@ class Comparison:
     drift: list[tuple[str, str, float, bool]]  # split:feature, measure, value, drifted
 
 
-def _outputs(store, pipeline_name: str, run_id: str):
-    run = runs_lib.find_run(store, pipeline_name, run_id)
+def _outputs(store, run_id: str, pipeline_name: str | None):
+    run = runs_lib.find_run(store, run_id, pipeline_name)
     return {e.node_id: e.outputs for e in run.executions}
 
 
@@ -55,13 +58,15 @@ def _statistics(outputs):
 
 
 def _shares(feature) -> dict[str, float]:
-    total = feature.string_stats.common_stats.num_non_missing or 1
+    total = present_count(feature) or 1
     return {v.value: v.frequency / total for v in feature.string_stats.top_values}
 
 
-def compare_runs(output_dir: str, pipeline_name: str, run_a: str, run_b: str) -> Comparison:
+def compare_runs(
+    output_dir: str, run_a: str, run_b: str, pipeline_name: str | None = None
+) -> Comparison:
     store = runs_lib.open_store(os.path.join(output_dir, "metadata.db"))
-    a, b = (_outputs(store, pipeline_name, r) for r in (run_a, run_b))
+    a, b = (_outputs(store, r, pipeline_name) for r in (run_a, run_b))
     metrics_a, metrics_b = _metrics(a), _metrics(b)
     metrics = [
         (name, metrics_a.get(name), metrics_b.get(name))
@@ -87,6 +92,17 @@ def compare_runs(output_dir: str, pipeline_name: str, run_a: str, run_b: str) ->
             other = features_b.get(name)
             if other is None:
                 continue
+            missing = missing_share(other, stats_b[split].num_examples) - missing_share(
+                feature, stats_a[split].num_examples
+            )
+            drift.append(
+                (
+                    f"{split}:{name}",
+                    "change in share missing",
+                    missing,
+                    abs(missing) > MISSING_SHIFT_LIMIT,
+                )
+            )
             if feature.WhichOneof("stats") != other.WhichOneof("stats"):
                 drift.append((f"{split}:{name}", "type changed", 1.0, True))
             elif feature.HasField("num_stats") and other.HasField("num_stats"):

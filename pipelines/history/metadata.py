@@ -102,16 +102,37 @@ def recorded_layout(metadata_path: str) -> str | None:
     return "tfx" if _has_context_type(store, "pipeline_run") else None
 
 
-def run_ids(store: RunStore, pipeline_name: str) -> list[str]:
-    """Ids of the pipeline's runs, newest first."""
-    if store.kfp:
-        runs = _kfp_runs(store, pipeline_name)
-    else:
-        runs = [
-            context
-            for context in store.get_contexts_by_type("pipeline_run")
-            if _belongs_to(store, context, pipeline_name)
-        ]
+def pipeline_names(store: RunStore) -> list[str]:
+    """The pipelines whose runs the store holds."""
+    context_type = kfp_layout.PIPELINE_CONTEXT if store.kfp else "pipeline"
+    if not _has_context_type(store, context_type):
+        return []
+    return sorted(c.name for c in store.get_contexts_by_type(context_type))
+
+
+def recorded_pipelines(metadata_path: str) -> list[str]:
+    """The pipelines whose runs an existing store holds; [] for no readable store."""
+    if not os.path.isfile(metadata_path) or os.path.getsize(metadata_path) == 0:
+        return []
+    try:
+        return pipeline_names(connect(metadata_path))
+    except (mlmd_errors.StatusError, RuntimeError):
+        return []  # the commands that read it say why
+
+
+def run_ids(store: RunStore, pipeline_name: str | None = None) -> list[str]:
+    """Ids of the pipeline's runs (of every pipeline's, for None), newest first."""
+    names = [pipeline_name] if pipeline_name else pipeline_names(store)
+    runs = []
+    for name in names:
+        if store.kfp:
+            runs += _kfp_runs(store, name)
+        else:
+            runs += [
+                context
+                for context in store.get_contexts_by_type("pipeline_run")
+                if _belongs_to(store, context, name)
+            ]
     runs.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
     return [run.name for run in runs]
 
@@ -149,14 +170,14 @@ def _belongs_to(
     return bool(run_executions & pipeline_executions)
 
 
-def run_executions(store: RunStore, pipeline_name: str, run_id: str) -> list[ExecutionRecord]:
+def run_executions(store: RunStore, run_id: str) -> list[ExecutionRecord]:
     """The executions of one run, in the order they started."""
     run = store.get_context_by_type_and_name(
         kfp_layout.RUN_CONTEXT if store.kfp else "pipeline_run", run_id
     )
     if run is None:
         raise UserError(f"no run {run_id} in this metadata store; `kubetfx runs` lists the runs")
-    describe = _kfp_task if store.kfp else _tfx_node(store, pipeline_name)
+    describe = _kfp_task if store.kfp else _tfx_node(store)
     records = []
     for execution in sorted(store.get_executions_by_context(run.id), key=lambda e: e.id):
         node_id, outputs, log = describe(store, run_id, execution)
@@ -175,9 +196,8 @@ def run_executions(store: RunStore, pipeline_name: str, run_id: str) -> list[Exe
     return records
 
 
-def _tfx_node(store: RunStore, pipeline_name: str):
+def _tfx_node(store: RunStore):
     """TFX: the node is the execution's ``node`` context, named ``<pipeline>.<node id>``."""
-    prefix = f"{pipeline_name}."
     node_type_id = store.get_context_type("node").id
 
     def describe(store: RunStore, run_id: str, execution: metadata_store_pb2.Execution):
@@ -186,7 +206,7 @@ def _tfx_node(store: RunStore, pipeline_name: str):
             for c in store.get_contexts_by_execution(execution.id)
             if c.type_id == node_type_id
         ]
-        node_id = names[0][len(prefix) :] if names else str(execution.id)
+        node_id = names[0].rpartition(".")[2] if names else str(execution.id)
         return node_id, _outputs(store, execution.id), ""  # one log per run, not per node
 
     return describe
@@ -261,6 +281,6 @@ def _outputs(store: RunStore, execution_id: int) -> dict[str, list[metadata_stor
     return outputs
 
 
-def latest_run(store: RunStore, pipeline_name: str) -> str | None:
+def latest_run(store: RunStore, pipeline_name: str | None = None) -> str | None:
     ids = run_ids(store, pipeline_name)
     return ids[0] if ids else None

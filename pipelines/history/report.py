@@ -68,11 +68,11 @@ def schema_table(schema_dir: str) -> str:
     )
 
 
-def _previous_blessed_evaluation(store, pipeline_name: str, run_id: str):
+def _previous_blessed_evaluation(store, pipeline_name: str | None, run_id: str):
     """The evaluation URI of the newest earlier run whose model was blessed."""
     ids = metadata.run_ids(store, pipeline_name)
     for earlier in ids[ids.index(run_id) + 1 :]:
-        executions = {e.node_id: e for e in metadata.run_executions(store, pipeline_name, earlier)}
+        executions = {e.node_id: e for e in metadata.run_executions(store, earlier)}
         evaluator = executions.get("Evaluator")
         if evaluator and evaluator.blessed:
             return earlier, evaluator.outputs["evaluation"][0].uri
@@ -88,7 +88,7 @@ def comparison_table(current: dict[str, float], previous: dict[str, float]) -> s
         delta = "" if now is None or before is None else now - before
         css = "" if delta == "" else ("delta-up" if delta >= 0 else "delta-down")
         rows.append(
-            f"<tr><td>{name}</td><td>{'' if now is None else f'{now:.4f}'}</td>"
+            f"<tr><td>{html.escape(name)}</td><td>{'' if now is None else f'{now:.4f}'}</td>"
             f"<td>{'' if before is None else f'{before:.4f}'}</td>"
             f'<td class="{css}">{"" if delta == "" else f"{delta:+.4f}"}</td></tr>'
         )
@@ -98,7 +98,7 @@ def comparison_table(current: dict[str, float], previous: dict[str, float]) -> s
     )
 
 
-def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
+def build_report(output_dir: str, run_id: str, pipeline_name: str | None = None) -> str:
     """The report page of one local run."""
     from tfx.types import standard_artifacts
 
@@ -106,7 +106,7 @@ def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
 
     metadata_path = os.path.join(output_dir, "metadata.db")
     store = runs_lib.open_store(metadata_path)
-    run = runs_lib.find_run(store, pipeline_name, run_id)
+    run = runs_lib.find_run(store, run_id, pipeline_name)
     if run.state == runs_lib.STATE_RUNNING:
         raise UserError(f"run {run_id} is still in progress; report it once it has ended")
     by_node = {e.node_id: e for e in run.executions}
@@ -165,26 +165,39 @@ def build_report(output_dir: str, pipeline_name: str, run_id: str) -> str:
         blessing = metadata.as_tfx_artifact(
             evaluator.outputs["blessing"][0], standard_artifacts.ModelBlessing
         )
-        text = visualizations.evaluation_markdown(evaluation, blessing).replace("# ", "## ", 1)
-        body.append('<section id="evaluation">' + _markdown(text) + "</section>")
+        models = by_node["Trainer"].outputs.get("model") if "Trainer" in by_node else None
+        class_names = visualizations.model_class_names(models[0].uri) if models else []
+        text = visualizations.evaluation_markdown(evaluation, blessing, class_names)
+        body.append(
+            '<section id="evaluation">' + _markdown(text.replace("# ", "## ", 1)) + "</section>"
+        )
+        classification = visualizations.classification_metrics(evaluation, class_names)
+        if classification:
+            body.append(
+                '<section id="classification">'
+                + visualizations.classification_charts(classification)
+                + "</section>"
+            )
         previous_run, previous = _previous_blessed_evaluation(store, pipeline_name, run_id)
         if previous:
             body.append(
                 '<section id="comparison"><h2>Against the previous blessed run</h2>'
                 f"<p>{html.escape(previous_run)}</p>"
                 + comparison_table(
-                    visualizations.overall_metrics(evaluation),
-                    visualizations.overall_metrics(previous),
+                    visualizations.overall_metrics(evaluation, class_names),
+                    visualizations.overall_metrics(previous, class_names),
                 )
                 + "</section>"
             )
     return visualizations.page(f"kubetfx run {run_id}", "".join(body), extra_style=_STYLE)
 
 
-def write_report(output_dir: str, pipeline_name: str, run_id: str, path: str | None) -> str:
+def write_report(
+    output_dir: str, run_id: str, path: str | None = None, pipeline_name: str | None = None
+) -> str:
     """Writes the report (default: <output dir>/reports/<run id>.html); returns its path."""
     path = path or os.path.join(output_dir, "reports", f"{run_id}.html")
-    page = build_report(output_dir, pipeline_name, run_id)
+    page = build_report(output_dir, run_id, pipeline_name)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         f.write(page)

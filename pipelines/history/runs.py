@@ -59,8 +59,8 @@ def _advice(error: str) -> str:
     return error.splitlines()[0]
 
 
-def summarize(store, pipeline_name: str, run_id: str) -> RunSummary:
-    executions = metadata.run_executions(store, pipeline_name, run_id)
+def summarize(store, run_id: str) -> RunSummary:
+    executions = metadata.run_executions(store, run_id)
     started = min((e.started_ms for e in executions), default=0)
     ended = max((e.updated_ms for e in executions), default=0)
     return RunSummary(
@@ -97,25 +97,25 @@ def run_state(executions: list[metadata.ExecutionRecord]) -> str:
     return STATE_COMPLETE if "Pusher" in by_node else STATE_INCOMPLETE
 
 
-def list_runs(metadata_path: str, pipeline_name: str) -> list[RunSummary]:
-    """Every run of the pipeline in the store, newest first."""
+def list_runs(metadata_path: str, pipeline_name: str | None = None) -> list[RunSummary]:
+    """Every run of the pipeline (of every pipeline, for None) in the store, newest first."""
     store = open_store(metadata_path)
-    return [
-        summarize(store, pipeline_name, run_id) for run_id in metadata.run_ids(store, pipeline_name)
-    ]
+    return [summarize(store, run_id) for run_id in metadata.run_ids(store, pipeline_name)]
 
 
-def find_run(store: metadata.RunStore, pipeline_name: str, run_id: str) -> RunSummary:
+def find_run(store: metadata.RunStore, run_id: str, pipeline_name: str | None = None) -> RunSummary:
     """One run of an open store, or a UserError naming the store."""
     if run_id not in metadata.run_ids(store, pipeline_name):
         raise UserError(f"no run {run_id} in {store.path}; `kubetfx runs` lists the runs")
-    return summarize(store, pipeline_name, run_id)
+    return summarize(store, run_id)
 
 
-def get_run(metadata_path: str, pipeline_name: str, run_id: str) -> tuple[RunSummary, dict]:
+def get_run(
+    metadata_path: str, run_id: str, pipeline_name: str | None = None
+) -> tuple[RunSummary, dict]:
     """One run, and the type name of each artifact type id its executions output."""
     store = open_store(metadata_path)
-    summary = find_run(store, pipeline_name, run_id)
+    summary = find_run(store, run_id, pipeline_name)
     type_ids = {a.type_id for e in summary.executions for v in e.outputs.values() for a in v}
     types = {t.id: t.name for t in store.get_artifact_types_by_id(list(type_ids))}
     return summary, types
@@ -138,7 +138,7 @@ def execution_error(execution: metadata.ExecutionRecord) -> str:
 
 def run_log(output_dir: str, run_id: str) -> str | None:
     """The log file `kubetfx run` kept for the run, if any."""
-    from kubetfx.pipelines.local.runner import run_log_path
+    from kubetfx.pipelines.definition.settings import run_log_path
 
     path = run_log_path(os.path.join(output_dir, "logs"), run_id)
     return path if os.path.isfile(path) else None

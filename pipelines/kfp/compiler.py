@@ -1,4 +1,4 @@
-"""Compiles the taxi pipeline into a PipelineSpec that open-source KFP 2.x runs.
+"""Compiles a project's pipeline into a PipelineSpec that open-source KFP 2.x runs.
 
 TFX's KubeflowV2DagRunner targets Vertex AI. Its output is adjusted here for
 the open-source backend (see docs/kfp.md for each reason):
@@ -7,8 +7,8 @@ the open-source backend (see docs/kfp.md for each reason):
   artifact staging and empty input types, and runs the ExampleGen driver that
   the backend never calls (``lifecycle.preCacheCheck`` is dropped);
 - pipeline parameters with defaults for what users change per run;
-- extra outputs (system.HTML, system.Markdown, system.Metrics) that the KFP
-  dashboard renders;
+- extra outputs (system.HTML, system.Markdown, system.Metrics and, for
+  classification, system.ClassificationMetrics) that the KFP dashboard renders;
 - CPU and memory requests and limits for every task;
 - the serving volume mounted into the tasks that read and write pushed models,
   through a Kubernetes platform spec (second YAML document).
@@ -23,9 +23,10 @@ from typing import Any
 
 import yaml
 
-from kubetfx.pipelines.definition.settings import PipelineConfig
+from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp import spec as contract
+from kubetfx.pipelines.project.loader import ProjectFile
 
 DEFAULT_IMAGE = "kubetfx:0.1.0"
 
@@ -33,50 +34,60 @@ _PARAMETER_TYPES = {str: "STRING", int: "NUMBER_INTEGER", float: "NUMBER_DOUBLE"
 
 
 def compile_pipeline(
+    loaded: ProjectFile,
     output_path: str,
     image: str = DEFAULT_IMAGE,
+    custom_image: bool = False,
     pipeline_root: str = contract.DEFAULT_PIPELINE_ROOT,
     beam_args: Sequence[str] = (),
-    config: PipelineConfig | None = None,
 ) -> dict[str, Any]:
-    """Writes the pipeline package to ``output_path`` (.yaml); returns the PipelineSpec.
+    """Writes the project's pipeline package to ``output_path`` (.yaml); returns the spec.
 
-    ``pipeline_root`` is recorded as the spec's default root; pass it again at
-    submit time (``kubetfx submit`` does), since KFP reads it from the run.
+    The project's settings and schema are compiled into the tasks, so the stock
+    image runs a project that has no code of its own; one that has needs
+    ``image`` to hold it (``custom_image``). ``pipeline_root`` is recorded as
+    the spec's default root; pass it again at submit time (``kubetfx submit``
+    does), since KFP reads it from the run.
     """
     if not output_path.endswith((".yaml", ".yml")):
         raise UserError(
             f"--output must end in .yaml or .yml (KFP reads only those), got {output_path}"
         )
-    config = config or PipelineConfig(
-        data_root=contract.BUNDLED_DATA,
-        schema_file=contract.BUNDLED_SCHEMA,
-        push_destination=contract.SERVING_MOUNT,
-        beam_args=tuple(beam_args),
-    )
-    pipeline_spec = _compile_with_tfx(config, image, pipeline_root)
-    adjust_for_open_source_kfp(pipeline_spec, config)
+    from kubetfx.pipelines.definition.code import user_functions
+
+    own = [f.file for f in user_functions(loaded) if not f.generic]
+    if own and not custom_image:
+        raise UserError(
+            f"the project runs its own code ({', '.join(own)}), which the stock image "
+            f"{image} does not hold: build an image with it (see docs/user-code.md) and "
+            "pass --image"
+        )
+    settings = RunSettings(push_destination=contract.SERVING_MOUNT, beam_args=tuple(beam_args))
+    pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root)
+    adjust_for_open_source_kfp(pipeline_spec, loaded, settings)
     platform_spec = serving_volume_spec()
     parent = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(parent, exist_ok=True)
     with open(output_path, "w") as f:
-        f.write("# Kubeflow Pipelines package compiled by kubetfx.\n")
+        f.write(f"# Kubeflow Pipelines package of the kubetfx project {loaded.project.name}.\n")
         yaml.safe_dump_all([pipeline_spec, platform_spec], f, sort_keys=False)
     return pipeline_spec
 
 
-def _compile_with_tfx(config: PipelineConfig, image: str, pipeline_root: str) -> dict[str, Any]:
+def _compile_with_tfx(
+    loaded: ProjectFile, settings: RunSettings, image: str, pipeline_root: str
+) -> dict[str, Any]:
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
     from kubetfx.pipelines.definition.pipeline import create_components
 
     pipeline = tfx_pipeline.Pipeline(
-        pipeline_name=config.pipeline_name,
+        pipeline_name=loaded.project.name,
         pipeline_root=pipeline_root,
-        components=create_components(config, pin_pushed_version=False),
+        components=create_components(loaded, settings, pin_pushed_version=False),
         enable_cache=True,
-        beam_pipeline_args=list(config.beam_args),
+        beam_pipeline_args=list(settings.beam_args),
     )
     with tempfile.TemporaryDirectory() as tmp:
         runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
@@ -93,7 +104,9 @@ def _compile_with_tfx(config: PipelineConfig, image: str, pipeline_root: str) ->
             return yaml.safe_load(f)
 
 
-def adjust_for_open_source_kfp(pipeline_spec: dict[str, Any], config: PipelineConfig) -> None:
+def adjust_for_open_source_kfp(
+    pipeline_spec: dict[str, Any], loaded: ProjectFile, settings: RunSettings
+) -> None:
     """Applies every open-source-backend adjustment to a TFX-compiled spec, in place."""
     pipeline_spec["schemaVersion"] = "2.1.0"
     pipeline_spec.setdefault("sdkVersion", "kubetfx")
@@ -110,8 +123,8 @@ def adjust_for_open_source_kfp(pipeline_spec: dict[str, Any], config: PipelineCo
             contract.HEAVY_RESOURCES if name in contract.HEAVY_TASKS else contract.LIGHT_RESOURCES
         )
         executors[label]["container"]["resources"] = dict(resources)
-    _add_parameters(pipeline_spec, config)
-    _add_visualization_outputs(pipeline_spec)
+    _add_parameters(pipeline_spec, loaded, settings)
+    _add_visualization_outputs(pipeline_spec, contract.visualization_outputs(loaded.project))
     # The model serving now can change between runs without any input changing:
     # LatestPushedModel must look every time.
     pipeline_spec["root"]["dag"]["tasks"]["LatestPushedModel"]["cachingOptions"] = {
@@ -135,19 +148,21 @@ def _without_repeated_beam_args(args: list[str]) -> list[str]:
     return named + beam
 
 
-def _parameter_defaults(config: PipelineConfig) -> dict[str, Any]:
+def _parameter_defaults(loaded: ProjectFile, settings: RunSettings) -> dict[str, Any]:
     return {
-        "data_root": config.data_root,
-        "train_steps": config.train_steps,
-        "serving_dir": config.serving_dir,
+        "data_root": loaded.project.data,
+        "train_steps": loaded.project.training.train_steps,
+        "serving_dir": settings.serving_dir,
     }
 
 
-def _add_parameters(pipeline_spec: dict[str, Any], config: PipelineConfig) -> None:
+def _add_parameters(
+    pipeline_spec: dict[str, Any], loaded: ProjectFile, settings: RunSettings
+) -> None:
     root_inputs = pipeline_spec["root"].setdefault("inputDefinitions", {})
     root_parameters = root_inputs.setdefault("parameters", {})
     tasks = pipeline_spec["root"]["dag"]["tasks"]
-    for name, default in _parameter_defaults(config).items():
+    for name, default in _parameter_defaults(loaded, settings).items():
         parameter_type = _PARAMETER_TYPES[type(default)]
         root_parameters[name] = {
             "parameterType": parameter_type,
@@ -179,9 +194,11 @@ def _update_inputs_spec_arg(
     args[index] = json.dumps(inputs_spec, sort_keys=True)
 
 
-def _add_visualization_outputs(pipeline_spec: dict[str, Any]) -> None:
+def _add_visualization_outputs(
+    pipeline_spec: dict[str, Any], views: dict[str, dict[str, str]]
+) -> None:
     tasks = pipeline_spec["root"]["dag"]["tasks"]
-    for task_name, outputs in contract.VISUALIZATION_OUTPUTS.items():
+    for task_name, outputs in views.items():
         component = pipeline_spec["components"][tasks[task_name]["componentRef"]["name"]]
         artifacts = component.setdefault("outputDefinitions", {}).setdefault("artifacts", {})
         for output_name, schema_title in outputs.items():

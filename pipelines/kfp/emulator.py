@@ -44,6 +44,7 @@ import yaml
 from kubetfx.components.kfp_contract import schema_title
 from kubetfx.components.kfp_entrypoint import local_path_for_uri
 from kubetfx.pipelines.console import last_exception
+from kubetfx.pipelines.definition.settings import METADATA_FILE
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator_store import (
@@ -52,7 +53,7 @@ from kubetfx.pipelines.kfp.emulator_store import (
     object_path,
     task_log_path,
 )
-from kubetfx.pipelines.preflight import check_metadata_layout
+from kubetfx.pipelines.preflight import check_metadata_layout, check_project_store
 
 SUPPORTED_SCHEMA_VERSION = "2.1.0"
 # v2/config/env.go: the default pipeline root.
@@ -224,12 +225,14 @@ class Emulator:
         if docker_image and not shutil.which(self.docker):
             raise UserError(f"--docker needs the docker command ({self.docker} is not installed)")
         self.output_dir = os.path.abspath(output_dir)
-        check_metadata_layout(os.path.join(self.output_dir, "metadata.db"), "kfp")
+        self.pipeline_name = self.pipeline_spec["pipelineInfo"]["name"]
+        metadata_path = os.path.join(self.output_dir, METADATA_FILE)
+        check_metadata_layout(metadata_path, "kfp")
+        check_project_store(metadata_path, self.pipeline_name)
         self.docker_image = docker_image
         self.enable_cache = enable_cache
         self.pipeline_root = pipeline_root.rstrip("/")
         self.out = out
-        self.pipeline_name = self.pipeline_spec["pipelineInfo"]["name"]
         self.object_store = os.path.join(self.output_dir, "object_store")
         self.log_dir = os.path.join(self.output_dir, "logs")
         for folder in (self.object_store, self.log_dir):
@@ -241,7 +244,7 @@ class Emulator:
         run_id = str(uuid.uuid4())
         tasks = self.pipeline_spec["root"]["dag"]["tasks"]
         order = topological_order(tasks)
-        store = EmulatorStore(os.path.join(self.output_dir, "metadata.db"))
+        store = EmulatorStore(os.path.join(self.output_dir, METADATA_FILE))
         store.start_run(self.pipeline_name, run_id, self.params)
         self.out.write(f"emulating {self.pipeline_name}, run {run_id}\n")
         results: list[TaskResult] = []

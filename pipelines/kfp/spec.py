@@ -1,6 +1,7 @@
 """What the compiled spec contains, shared by the compiler and the emulator."""
 
 from kubetfx.components.kfp_contract import OVERRIDE_PREFIX, PACKAGE_SCHEME  # noqa: F401
+from kubetfx.components.project import Project
 
 # Pipeline parameters users set per run, with the task inputs they feed.
 # Each binding is (task, input parameter of that task).
@@ -20,10 +21,17 @@ VISUALIZATION_OUTPUTS = {
     "ExampleValidator": {"anomalies_view": "system.Markdown"},
     "Evaluator": {"evaluation_view": "system.Markdown", "metrics": "system.Metrics"},
 }
+# The ROC curve and confusion matrix, which the dashboard draws, of a classifier.
+CLASSIFICATION_OUTPUT = {"classification_metrics": "system.ClassificationMetrics"}
 
-# Data and schema that ship in the image (see PACKAGE_SCHEME).
-BUNDLED_DATA = "package://tfx/examples/chicago_taxi_pipeline/data/simple"
-BUNDLED_SCHEMA = "package://kubetfx.components/schema/taxi.schema.pbtxt"
+
+def visualization_outputs(project: Project) -> dict[str, dict[str, str]]:
+    """The dashboard's outputs of a project's tasks: the task's views follow its task."""
+    views = {task: dict(outputs) for task, outputs in VISUALIZATION_OUTPUTS.items()}
+    if project.label.task in ("binary", "multiclass"):
+        views["Evaluator"].update(CLASSIFICATION_OUTPUT)
+    return views
+
 
 # The serving volume: a PersistentVolumeClaim mounted into the tasks that read
 # or write pushed models.

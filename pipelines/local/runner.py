@@ -1,4 +1,4 @@
-"""Runs the pipeline on this machine with TFX's LocalDagRunner.
+"""Runs a project's pipeline on this machine with TFX's LocalDagRunner.
 
 Beam's DirectRunner executes the data-heavy steps and ML Metadata lives in a
 SQLite file in the output folder. The terminal shows one line per component;
@@ -13,13 +13,14 @@ import os
 import sys
 from typing import IO
 
-from kubetfx.components import features
+from kubetfx.components.kfp_contract import resolve_package_path
 from kubetfx.pipelines import preflight
 from kubetfx.pipelines.console import output_to_log
-from kubetfx.pipelines.definition.settings import PipelineConfig
-from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, UserError
+from kubetfx.pipelines.definition.settings import RunSettings, run_log_path
+from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.local.progress import ComponentProgress, ProgressReporter
+from kubetfx.pipelines.project.loader import ProjectFile, check_columns
 
 
 @dataclasses.dataclass
@@ -35,28 +36,52 @@ class RunOutcome:
     log_path: str
 
 
-def check_inputs(config: PipelineConfig) -> None:
+def local_data(loaded: ProjectFile) -> ProjectFile:
+    """The project with its data as a folder on this machine (``package://`` resolved)."""
+    data = loaded.project.data
+    try:
+        resolved = resolve_package_path(data)
+    except ValueError as error:
+        raise loaded.error(("data",), str(error)) from None
+    return loaded if resolved == data else loaded.with_overrides(data=resolved)
+
+
+def check_inputs(loaded: ProjectFile, settings: RunSettings) -> None:
     """Fails with a UserError before anything runs if an input is unusable."""
-    preflight.check_data(config.data_root, features.REQUIRED_COLUMNS, features.LABEL_KEY)
-    if not os.path.isfile(config.schema_file):
-        raise UserError(
-            f"schema file {config.schema_file} does not exist; pass --schema with a schema .pbtxt"
-        )
-    preflight.check_writable_dir(config.output_dir)
-    preflight.check_metadata_layout(config.metadata_path, "tfx")
-    preflight.check_writable_dir(config.log_dir)
+    header = preflight.check_data(loaded.project.data)
+    check_columns(loaded, header, loaded.project.data)
+    preflight.check_writable_dir(settings.output_dir)
+    preflight.check_metadata_layout(settings.metadata_path, "tfx")
+    preflight.check_project_store(settings.metadata_path, loaded.project.name)
+    preflight.check_writable_dir(settings.log_dir)
 
 
-def run(config: PipelineConfig, out: IO[str] = sys.stdout, verbose: bool = False) -> RunOutcome:
-    """Runs the taxi pipeline to the end, printing progress to ``out``.
+def _python_path(folders: list[str]) -> None:
+    """Makes the project's own code files importable here and in Beam's worker processes."""
+    for folder in reversed(folders):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(folders + paths))
+
+
+def run(
+    loaded: ProjectFile, settings: RunSettings, out: IO[str] = sys.stdout, verbose: bool = False
+) -> RunOutcome:
+    """Runs the project's pipeline to the end, printing progress to ``out``.
 
     Raises DataGateStopped when the data fails validation and PipelineFailed
     when a component fails; a model is pushed only if the Evaluator blessed it.
     """
-    config = config.absolute()
-    check_inputs(config)
+    from kubetfx.pipelines.definition.code import user_functions
+
+    loaded = local_data(loaded)
+    settings = settings.absolute()
+    check_inputs(loaded, settings)
+    _python_path([f.folder for f in user_functions(loaded) if f.folder])
+    pipeline_name = loaded.project.name
     started_log = os.path.join(
-        config.log_dir, f"run-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+        settings.log_dir, f"run-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
     )
 
     with output_to_log(started_log, verbose, out) as terminal:
@@ -64,7 +89,7 @@ def run(config: PipelineConfig, out: IO[str] = sys.stdout, verbose: bool = False
 
         from kubetfx.pipelines.definition.pipeline import create_pipeline
 
-        pipeline = create_pipeline(config)
+        pipeline = create_pipeline(loaded, settings)
         reporter = ProgressReporter(terminal, live=terminal.isatty())
         absl_logger = logging.getLogger("absl")
         absl_logger.addHandler(reporter)
@@ -78,20 +103,15 @@ def run(config: PipelineConfig, out: IO[str] = sys.stdout, verbose: bool = False
             absl_logger.removeHandler(reporter)
         # The log is named after the run id, which the runner picks: status finds it there.
         run_id = None
-        if os.path.isfile(config.metadata_path):
-            store = metadata.connect(config.metadata_path)
-            run_id = metadata.latest_run(store, config.pipeline_name)
-        log_path = run_log_path(config.log_dir, run_id) if run_id else started_log
+        if os.path.isfile(settings.metadata_path):
+            store = metadata.connect(settings.metadata_path)
+            run_id = metadata.latest_run(store, pipeline_name)
+        log_path = run_log_path(settings.log_dir, run_id) if run_id else started_log
         os.replace(started_log, log_path)
         if failure:
             error, component = failure
             raise _as_pipeline_error(error, component, log_path) from error
-        return _outcome(config, reporter.components, log_path)
-
-
-def run_log_path(log_dir: str, run_id: str) -> str:
-    """Where the log of local run ``run_id`` is kept."""
-    return os.path.join(log_dir, f"run-{run_id}.log")
+        return _outcome(settings, pipeline_name, reporter.components, log_path)
 
 
 def _as_pipeline_error(error: Exception, component: str, log_path: str) -> PipelineFailed:
@@ -106,15 +126,16 @@ def _as_pipeline_error(error: Exception, component: str, log_path: str) -> Pipel
 
 
 def _outcome(
-    config: PipelineConfig, components: list[ComponentProgress], log_path: str
+    settings: RunSettings,
+    pipeline_name: str,
+    components: list[ComponentProgress],
+    log_path: str,
 ) -> RunOutcome:
     from kubetfx.components.pusher import SERVING_VERSION_KEY
 
-    store = metadata.connect(config.metadata_path)
-    run_id = metadata.latest_run(store, config.pipeline_name) or ""
-    executions = {
-        e.node_id: e for e in metadata.run_executions(store, config.pipeline_name, run_id)
-    }
+    store = metadata.connect(settings.metadata_path)
+    run_id = metadata.latest_run(store, pipeline_name) or ""
+    executions = {e.node_id: e for e in metadata.run_executions(store, run_id)}
     blessed = pushed_to = serving_version = None
     failures: list[str] = []
     if "Evaluator" in executions:

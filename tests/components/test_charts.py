@@ -119,3 +119,22 @@ def test_a_run_with_no_components_or_a_cycle_still_draws():
         [("A", "complete", 1.0), ("B", "failed", 2.0)], [("A", "B"), ("B", "A")]
     )
     assert 'id="node-complete-A"' in svg and 'id="node-failed-B"' in svg
+
+
+def test_the_roc_curve_draws_its_axes_and_refers_to_nothing_outside():
+    svg = charts.roc_curve([(0.0, 0.0), (0.1, 0.6), (float("nan"), 0.5), (0.4, 0.9)])
+    texts = _texts(svg)
+    assert "false positive rate" in texts and "recall (true positive rate)" in texts
+    assert not re.search(r"https?://", svg)
+    assert charts.roc_curve([]) == ""
+
+
+def test_the_confusion_matrix_shows_every_count_and_class_names_as_text():
+    names = ["$x$ <b>", "b"]
+    svg = charts.confusion_matrix(names, [[16, 1], [0, 22]])
+    texts = _texts(svg)
+    for count in ("16", "1", "0", "22"):
+        assert count in texts
+    assert texts.count("$x$ <b>") == 2  # as written on both axes, not math or markup
+    assert "<b>" not in svg
+    assert charts.confusion_matrix(names, [[1, 2]]) == ""  # rows that do not match the names

@@ -9,13 +9,12 @@ from tfx.types import standard_artifacts
 from tfx.types.artifact_utils import encode_split_names
 
 from kubetfx.components import data_gate
-from kubetfx.pipelines.definition.settings import bundled_schema
-from tests.conftest import read_taxi_rows
+from tests.conftest import TAXI_SCHEMA, read_taxi_rows
 
 
 def _anomalies_artifact(tmp_path, frame):
     """Validates ``frame`` against the taxi schema and stores the result as TFX does."""
-    schema = tfdv.load_schema_text(bundled_schema())
+    schema = tfdv.load_schema_text(TAXI_SCHEMA)
     statistics = tfdv.generate_statistics_from_dataframe(frame)
     anomalies = tfdv.validate_statistics(statistics, schema)
     artifact = standard_artifacts.ExampleAnomalies()

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from kubetfx.components import kfp_entrypoint
-from kubetfx.components.kfp_contract import schema_title
+from kubetfx.components.kfp_contract import resolve_package_path, schema_title
 
 
 def test_object_store_uris_map_to_the_launcher_mount():
@@ -39,15 +39,15 @@ def test_an_override_of_a_missing_property_is_an_error():
 
 
 def test_package_paths_resolve_to_installed_files():
-    path = kfp_entrypoint.resolve_package_path(
-        "package://kubetfx.components/schema/taxi.schema.pbtxt"
-    )
-    assert path.endswith("taxi.schema.pbtxt")
+    path = resolve_package_path("package://kubetfx.projects/taxi/schema.pbtxt")
+    assert path.endswith("taxi/schema.pbtxt")
     with open(path) as f:
         assert 'name: "tips"' in f.read()
-    assert kfp_entrypoint.resolve_package_path("/plain/path") == "/plain/path"
-    with pytest.raises(ValueError, match="does not exist in this image"):
-        kfp_entrypoint.resolve_package_path("package://kubetfx.components/nothing.txt")
+    assert resolve_package_path("/plain/path") == "/plain/path"
+    with pytest.raises(ValueError, match="nothing.txt does not exist"):
+        resolve_package_path("package://kubetfx.components/nothing.txt")
+    with pytest.raises(ValueError, match="no installed package no_such_package"):
+        resolve_package_path("package://no_such_package/x")
 
 
 def test_backend_metadata_wrappers_are_removed():

@@ -1,22 +1,35 @@
-"""The Keras model builder: its inputs match the preprocessing outputs, and it learns."""
+"""The generic Keras model: its inputs match the preprocessing outputs, its head the task."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
-from kubetfx.components import features, model
+from kubetfx.components import model
+from kubetfx.components.project import ModelSettings, Preparation, transformed_name
+from tests.conftest import TAXI
+
+SMALL = ModelSettings(hidden_units=[16, 8], learning_rate=0.01)
+
+
+def _preparation(task: str, **label) -> Preparation:
+    return Preparation.model_validate(
+        {
+            "label": {"column": "y", "task": task, **label},
+            "features": {
+                "size": "standardize",
+                "weight": "standardize",
+                "kind": {"transform": "identity", "size": 3},
+            },
+        }
+    )
 
 
 def _batch(n, rng):
-    """A batch of valid transformed inputs."""
-    batch = {}
-    for key in features.DENSE_FLOAT_FEATURE_KEYS:
-        batch[features.transformed_name(key)] = rng.normal(size=(n, 1)).astype("float32")
-    sizes = {k: features.VOCAB_SIZE + features.OOV_SIZE for k in features.VOCAB_FEATURE_KEYS}
-    sizes.update({k: features.FEATURE_BUCKET_COUNT for k in features.BUCKET_FEATURE_KEYS})
-    sizes.update(features.CATEGORICAL_FEATURE_MAX_VALUES)
-    for key, size in sizes.items():
-        batch[features.transformed_name(key)] = rng.integers(0, size, size=(n, 1))
-    return batch
+    return {
+        "size_xf": rng.normal(size=(n, 1)).astype("float32"),
+        "weight_xf": rng.normal(size=(n, 1)).astype("float32"),
+        "kind_xf": rng.integers(0, 4, size=(n, 1)),
+    }
 
 
 def test_keras_is_version_2():
@@ -24,19 +37,21 @@ def test_keras_is_version_2():
     assert tf.keras.__name__.startswith("tf_keras")
 
 
-def test_inputs_are_the_transformed_features():
-    built = model.build_keras_model()
-    expected = {features.transformed_name(k) for k in features.MODEL_INPUT_KEYS}
-    assert set(built.input_names) == expected
+def test_the_taxi_model_reads_every_transformed_feature():
+    preparation = TAXI.project.preparation()
+    built = model.build_keras_model(
+        preparation, TAXI.project.model, model.category_sizes(preparation)
+    )
+    assert set(built.input_names) == {transformed_name(c) for c in preparation.features}
     assert built.output_shape == (None, 1)
 
 
-def test_predicts_probabilities_and_learns_a_simple_rule():
+def test_binary_predicts_probabilities_and_learns_a_simple_rule():
     rng = np.random.default_rng(0)
     batch = _batch(512, rng)
-    # Label: the standardized fare is positive.
-    labels = (batch[features.transformed_name("fare")] > 0).astype("float32")
-    built = model.build_keras_model(hidden_units=[16, 8])
+    labels = (batch["size_xf"] > 0).astype("float32")
+    preparation = _preparation("binary", positive=1)
+    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
     before = built.evaluate(batch, labels, verbose=0)[0]
     built.fit(batch, labels, epochs=30, batch_size=64, verbose=0)
     loss, accuracy = built.evaluate(batch, labels, verbose=0)
@@ -45,3 +60,61 @@ def test_predicts_probabilities_and_learns_a_simple_rule():
     assert ((predictions >= 0) & (predictions <= 1)).all()
     assert loss < before
     assert accuracy > 0.9
+
+
+def test_multiclass_has_a_probability_per_class():
+    rng = np.random.default_rng(1)
+    batch = _batch(600, rng)
+    labels = (batch["size_xf"][:, 0] > 0).astype("int64") + (batch["weight_xf"][:, 0] > 0)
+    preparation = _preparation("multiclass", classes=["low", "mid", "high"])
+    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
+    built.fit(batch, labels, epochs=30, batch_size=64, verbose=0)
+    predictions = built.predict(batch, verbose=0)
+    assert predictions.shape == (600, 3)
+    assert np.allclose(predictions.sum(axis=1), 1.0, atol=1e-5)
+    assert built.evaluate(batch, labels, verbose=0)[1] > 0.85
+
+
+def test_regression_answers_in_the_label_units():
+    rng = np.random.default_rng(2)
+    batch = _batch(512, rng)
+    labels = 150.0 + 40.0 * batch["size_xf"][:, 0]  # far from zero mean, unit spread
+    preparation = _preparation("regression")
+    built = model.build_keras_model(
+        preparation, SMALL, model.category_sizes(preparation), label_scale=(150.0, 40.0)
+    )
+    built.fit(batch, labels, epochs=40, batch_size=64, verbose=0)
+    _, rmse = built.evaluate(batch, labels, verbose=0)
+    assert rmse < 10.0  # against a spread of 40
+    assert built.predict(batch, verbose=0).mean() == pytest.approx(150.0, abs=10.0)
+
+
+def test_a_project_without_numbers_still_has_a_deep_part():
+    preparation = Preparation.model_validate(
+        {
+            "label": {"column": "y", "task": "binary", "positive": "yes"},
+            "features": {"colour": "vocabulary", "kind": {"transform": "identity", "size": 3}},
+        }
+    )
+    built = model.build_keras_model(preparation, SMALL, {"colour_xf": 12, "kind_xf": 4})
+    dense = [layer for layer in built.layers if isinstance(layer, tf.keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [16, 8, 1]
+
+
+def test_the_label_scale_is_read_from_the_data():
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ({"x": np.zeros((6, 1))}, np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    ).batch(2)
+    mean, spread = model.label_scale(dataset)
+    assert mean == pytest.approx(3.5)
+    assert spread == pytest.approx(np.std([1, 2, 3, 4, 5, 6]))
+    constant = tf.data.Dataset.from_tensor_slices(({"x": np.zeros((2, 1))}, [3.0, 3.0])).batch(2)
+    assert model.label_scale(constant) == (3.0, 1.0)
+
+
+def test_the_label_info_names_the_classes(tmp_path):
+    info = model.label_info(_preparation("multiclass", classes=["low", "mid", "high"]))
+    assert info == {"task": "multiclass", "label": "y", "class_names": ["low", "mid", "high"]}
+    assert model.read_label_info(str(tmp_path)) is None
+    taxi = model.label_info(TAXI.project.preparation())["class_names"]
+    assert taxi == ["not (tips > 0.2 × fare)", "tips > 0.2 × fare"]

@@ -1,5 +1,7 @@
 """The evaluation views, read from TFMA output files written with TFMA's own protos."""
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,13 +12,18 @@ from tensorflow_model_analysis.proto import config_pb2, metrics_for_slice_pb2, v
 from tfx.types import standard_artifacts
 
 from kubetfx.components import eval_config, visualizations
+from tests.conftest import TAXI
 
 
-def _metric(per_slice, name: str, value: float, model: str = "", is_diff: bool = False):
+def _metric(
+    per_slice, name: str, value: float, model: str = "", is_diff: bool = False, class_id=None
+):
     entry = per_slice.metric_keys_and_values.add()
     entry.key.name = name
     entry.key.model_name = model
     entry.key.is_diff = is_diff
+    if class_id is not None:
+        entry.key.sub_key.class_id.value = class_id
     entry.value.double_value.value = value
 
 
@@ -41,7 +48,7 @@ def _write_evaluation(directory: Path, *, with_baseline: bool, failing: bool) ->
     directory.mkdir(parents=True)
     # The config TFMA saves next to its results, completed as TFX's Evaluator completes it.
     config = tfma.utils.update_eval_config_with_defaults(
-        eval_config.make_eval_config(min_accuracy=0.6),
+        eval_config.make_eval_config(TAXI.project),
         has_baseline=with_baseline,
         rubber_stamp=True,
     )
@@ -117,3 +124,101 @@ def test_change_thresholds_read_the_way_tfma_applies_them(direction, bound, word
         direction=config_pb2.MetricDirection.Value(direction), absolute={"value": bound}
     )
     assert visualizations._describe(threshold, is_diff=True) == [words]
+
+
+def _write_classifier(directory: Path, plot: metrics_for_slice_pb2.PlotData) -> str:
+    """An Evaluator output folder with per-class metrics and one overall plot."""
+    directory.mkdir(parents=True)
+    overall = metrics_for_slice_pb2.MetricsForSlice()
+    _metric(overall, "sparse_categorical_accuracy", 0.9)
+    _metric(overall, "precision", 0.8, class_id=0)
+    _metric(overall, "precision", 1.0, class_id=1)
+    with tf.io.TFRecordWriter(str(directory / "metrics-00000-of-00001.tfrecord")) as writer:
+        writer.write(overall.SerializeToString())
+    plots = metrics_for_slice_pb2.PlotsForSlice()
+    entry = plots.plot_keys_and_values.add()
+    entry.key.name = "confusion_matrix_plot"
+    entry.value.CopyFrom(plot)
+    with tf.io.TFRecordWriter(str(directory / "plots-00000-of-00001.tfrecord")) as writer:
+        writer.write(plots.SerializeToString())
+    validation = validation_result_pb2.ValidationResult(validation_ok=True)
+    with tf.io.TFRecordWriter(str(directory / "validations.tfrecord")) as writer:
+        writer.write(validation.SerializeToString())
+    run = config_pb2.EvalRun(eval_config=config_pb2.EvalConfig(), version=tfma.__version__)
+    (directory / "eval_config.json").write_text(json_format.MessageToJson(run))
+    return str(directory)
+
+
+def test_per_class_metrics_are_named_by_class_and_class_names_stay_text(tmp_path):
+    uri = _write_classifier(tmp_path / "evaluation", metrics_for_slice_pb2.PlotData())
+    names = ["<script>alert(1)</script>", "b|c"]
+    assert visualizations.overall_metrics(uri, names) == {
+        "sparse_categorical_accuracy": 0.9,
+        "precision (<script>alert(1)</script>)": 0.8,
+        "precision (b|c)": 1.0,
+    }
+    assert visualizations.overall_metrics(uri)["precision (1)"] == 1.0  # no names: the id
+    text = visualizations.evaluation_markdown(uri, _blessing(True), names)
+    assert "<script>" not in text
+    assert "precision (&lt;script&gt;alert(1)&lt;/script&gt;)" in text
+    assert "precision (b\\|c)" in text
+
+
+def _binary_plot(thresholds):
+    plot = metrics_for_slice_pb2.PlotData()
+    for threshold in thresholds:
+        # 100 positives, 300 negatives; a higher threshold finds fewer of both.
+        share = 1 - threshold if math.isfinite(threshold) else 0.5
+        caught = round(100 * share)
+        false_alarms = round(300 * share**3)
+        plot.confusion_matrix_at_thresholds.matrices.add(
+            threshold=threshold,
+            true_positives=caught,
+            false_negatives=100 - caught,
+            false_positives=false_alarms,
+            true_negatives=300 - false_alarms,
+        )
+    return plot
+
+
+def test_a_binary_classifier_gives_the_dashboard_a_roc_curve_and_a_confusion_matrix(tmp_path):
+    thresholds = [-1e-7] + [i / 1000 for i in range(1001)] + [float("nan")]
+    uri = _write_classifier(tmp_path / "evaluation", _binary_plot(thresholds))
+    metrics = visualizations.classification_metrics(uri, ["no", "yes"])
+
+    curve = metrics["confidenceMetrics"]
+    assert 50 <= len(curve) <= visualizations.MAX_ROC_POINTS
+    assert set(curve[0]) == {"confidenceThreshold", "falsePositiveRate", "recall"}
+    for point in curve:  # finite numbers only: the dashboard shows an error otherwise
+        assert all(math.isfinite(v) and 0 <= v <= 1 for v in point.values()), point
+    assert curve[0] == {"confidenceThreshold": 0.0, "falsePositiveRate": 1.0, "recall": 1.0}
+    matrix = metrics["confusionMatrix"]
+    assert matrix["annotationSpecs"] == [{"displayName": "no"}, {"displayName": "yes"}]
+    # At threshold 0.5: rows are the actual class, columns the predicted one.
+    assert matrix["rows"] == [{"row": [262.0, 38.0]}, {"row": [50.0, 50.0]}]
+    json.dumps(metrics, allow_nan=False)  # what the entrypoint writes as metadata
+
+    html = visualizations.classification_charts(metrics)
+    assert html.count("<svg") == 2 and "ROC curve" in html and "Confusion matrix" in html
+
+
+def test_a_multiclass_classifier_gives_an_n_by_n_confusion_matrix(tmp_path):
+    plot = metrics_for_slice_pb2.PlotData()
+    matrix = plot.multi_class_confusion_matrix_at_thresholds.matrices.add(threshold=0.0)
+    for actual, predicted, count in [(0, 0, 16), (0, 1, 1), (1, 1, 22), (2, 1, 2), (2, -1, 5)]:
+        matrix.entries.add(
+            actual_class_id=actual, predicted_class_id=predicted, num_weighted_examples=count
+        )
+    uri = _write_classifier(tmp_path / "evaluation", plot)
+    metrics = visualizations.classification_metrics(uri, ["a", "b", "c"])
+    assert "confidenceMetrics" not in metrics
+    assert metrics["confusionMatrix"]["rows"] == [
+        {"row": [16.0, 1.0, 0.0]},
+        {"row": [0.0, 22.0, 0.0]},
+        {"row": [0.0, 2.0, 0.0]},  # a prediction of no class is left out
+    ]
+
+
+def test_a_regression_model_has_no_classification_metrics(tmp_path):
+    uri = _write_classifier(tmp_path / "evaluation", metrics_for_slice_pb2.PlotData())
+    assert visualizations.classification_metrics(uri, []) is None

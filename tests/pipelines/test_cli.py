@@ -7,7 +7,10 @@ from kubetfx.pipelines.cli import cli
 from tests.conftest import read_taxi_rows, run_kubetfx, taxi_header, write_csv
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["schema"]])
+@pytest.mark.parametrize(
+    "command",
+    [[], ["run"], ["init"], ["schema"], ["compile"], ["emulate"], ["runs"], ["report"]],
+)
 def test_every_command_explains_itself(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
@@ -33,7 +36,7 @@ def _bad_data_folders(root):
     return {
         "missing": (root / "nope", "does not exist"),
         "empty": (empty, "has no .csv files"),
-        "no_label": (no_label, "no 'tips' column"),
+        "no_label": (no_label, "label.column: the data in"),
         "empty_csv": (empty_csv, "is empty"),
     }
 
@@ -93,3 +96,56 @@ def test_schema_infers_a_draft_and_never_overwrites(tmp_path):
     assert again.returncode == 2
     assert "already exists; pass --force" in again.stderr
     assert target.read_bytes() == before
+
+
+def _project(tmp_path, text):
+    (tmp_path / "p").mkdir(exist_ok=True)
+    (tmp_path / "p" / "schema.pbtxt").write_text(
+        'feature { name: "x" type: FLOAT }\nfeature { name: "y" type: FLOAT }\n'
+    )
+    (tmp_path / "p" / "kubetfx.yaml").write_text(text)
+    return str(tmp_path / "p" / "kubetfx.yaml")
+
+
+REGRESSION = """\
+name: tiny
+data: data
+schema: schema.pbtxt
+label: {column: y, task: regression}
+features: {x: standardize}
+evaluation: {gate: {metric: mean_absolute_error, threshold: 2}}
+"""
+
+
+def test_a_bad_project_file_is_one_line_and_exit_2(tmp_path):
+    config = _project(tmp_path, REGRESSION.replace("task: regression", "task: regresion"))
+    for command in (["run"], ["compile"], ["runs"]):
+        result = CliRunner().invoke(cli, [*command, "--config", config])
+        assert result.exit_code == 2, result.output
+        (line,) = result.output.strip().splitlines()
+        assert line.startswith(f"kubetfx: error: {config}:4: label.task: ")
+
+
+def test_min_accuracy_is_for_projects_gated_on_accuracy(tmp_path):
+    config = _project(tmp_path, REGRESSION)
+    result = CliRunner().invoke(cli, ["run", "--config", config, "--min-accuracy", "0.9"])
+    assert result.exit_code == 2
+    assert "this project gates on mean_absolute_error; set evaluation.gate.threshold" in (
+        result.output
+    )
+
+
+def test_a_project_keeps_its_runs_beside_its_file(tmp_path):
+    config = _project(tmp_path, REGRESSION)
+    result = CliRunner().invoke(cli, ["runs", "--config", config])
+    assert result.exit_code == 2
+    assert f"no metadata at {tmp_path / 'p' / 'kubetfx_output' / 'metadata.db'}" in result.output
+
+
+def test_init_refuses_a_folder_without_csv_files(tmp_path):
+    result = CliRunner().invoke(
+        cli, ["init", str(tmp_path / "proj"), "--data", str(tmp_path), "--label", "y"]
+    )
+    assert result.exit_code == 2
+    assert f"data folder {tmp_path} has no .csv files" in result.output
+    assert not (tmp_path / "proj").exists()

@@ -2,22 +2,22 @@
 
 import pytest
 
-from kubetfx.components import features
 from kubetfx.pipelines import preflight
 from kubetfx.pipelines.errors import UserError
 from tests.conftest import read_taxi_rows, taxi_header, write_csv
 
 
 def _check(folder):
-    return preflight.check_data(str(folder), features.REQUIRED_COLUMNS, features.LABEL_KEY)
+    return preflight.check_data(str(folder))
 
 
-def test_accepts_a_folder_of_taxi_csv_files(tmp_path):
+def test_accepts_a_folder_of_csv_files_and_returns_their_header(tmp_path):
     rows = read_taxi_rows(10)
     write_csv(tmp_path / "a.csv", rows[:5], taxi_header())
     write_csv(tmp_path / "b.csv", rows[5:], taxi_header())
     (tmp_path / "README.txt").write_text("not data")
-    assert [p.rsplit("/", 1)[1] for p in _check(tmp_path)] == ["a.csv", "b.csv"]
+    assert _check(tmp_path) == taxi_header()
+    assert [p.rsplit("/", 1)[1] for p in preflight.csv_files(str(tmp_path))] == ["a.csv", "b.csv"]
 
 
 def _a_file(folder):
@@ -50,22 +50,6 @@ def test_refuses_a_header_without_rows(tmp_path):
         _check(tmp_path)
 
 
-def test_names_the_missing_label(tmp_path):
-    header = [c for c in taxi_header() if c != "tips"]
-    rows = [{k: v for k, v in row.items() if k != "tips"} for row in read_taxi_rows(3)]
-    write_csv(tmp_path / "data.csv", rows, header)
-    with pytest.raises(UserError, match="no 'tips' column, the label"):
-        _check(tmp_path)
-
-
-def test_names_missing_feature_columns(tmp_path):
-    header = [c for c in taxi_header() if c not in ("fare", "company")]
-    rows = [{k: v for k, v in row.items() if k in header} for row in read_taxi_rows(3)]
-    write_csv(tmp_path / "data.csv", rows, header)
-    with pytest.raises(UserError, match="lacks the feature columns company,fare"):
-        _check(tmp_path)
-
-
 def test_refuses_files_with_different_headers(tmp_path):
     rows = read_taxi_rows(2)
     write_csv(tmp_path / "a.csv", rows, taxi_header())
@@ -79,3 +63,27 @@ def test_refuses_an_output_dir_that_cannot_be_written(tmp_path):
     blocker.write_text("")
     with pytest.raises(UserError, match="cannot write to .*pass --output-dir"):
         preflight.check_writable_dir(str(blocker / "out"))
+
+
+def _store_of(path, pipeline_name):
+    """An ML Metadata store holding a pipeline context, as TFX records one."""
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    config.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    )
+    store = metadata_store.MetadataStore(config)
+    type_id = store.put_context_type(metadata_store_pb2.ContextType(name="pipeline"))
+    store.put_contexts([metadata_store_pb2.Context(type_id=type_id, name=pipeline_name)])
+
+
+def test_one_output_folder_holds_one_project(tmp_path):
+    database = tmp_path / "metadata.db"
+    preflight.check_project_store(str(database), "iris")  # no store yet: fine
+    _store_of(database, "kubetfx-taxi")
+    preflight.check_project_store(str(database), "kubetfx-taxi")
+    with pytest.raises(UserError, match="holds the runs of project kubetfx-taxi, not iris"):
+        preflight.check_project_store(str(database), "iris")

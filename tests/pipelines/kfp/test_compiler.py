@@ -8,6 +8,9 @@ import yaml
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp import emulator
 from kubetfx.pipelines.kfp import spec as contract
+from kubetfx.pipelines.kfp.compiler import compile_pipeline
+from kubetfx.pipelines.project.loader import load_project
+from tests.conftest import TAXI
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +60,7 @@ def test_beam_args_reach_each_executor_once(pipeline_spec):
 
 def test_per_run_parameters_have_defaults_and_reach_their_tasks(pipeline_spec):
     parameters = pipeline_spec["root"]["inputDefinitions"]["parameters"]
-    assert parameters["data_root"]["defaultValue"] == contract.BUNDLED_DATA
+    assert parameters["data_root"]["defaultValue"] == TAXI.project.data  # inside the image
     assert parameters["train_steps"] == {
         "parameterType": "NUMBER_INTEGER",
         "defaultValue": 1000,
@@ -78,7 +81,9 @@ def test_per_run_parameters_have_defaults_and_reach_their_tasks(pipeline_spec):
 
 def test_dashboard_views_are_outputs_of_the_tfx_tasks(pipeline_spec):
     components = pipeline_spec["components"]
-    for task, outputs in contract.VISUALIZATION_OUTPUTS.items():
+    views = contract.visualization_outputs(TAXI.project)
+    assert views["Evaluator"]["classification_metrics"] == "system.ClassificationMetrics"
+    for task, outputs in views.items():
         artifacts = components[task]["outputDefinitions"]["artifacts"]
         for name, title in outputs.items():
             assert artifacts[name]["artifactType"]["schemaTitle"] == title
@@ -146,3 +151,65 @@ def test_an_unknown_dependency_is_named():
     tasks = {"A": {"dependentTasks": ["Nope"]}}
     with pytest.raises(UserError, match="task A depends on Nope, which is not a task"):
         emulator.topological_order(tasks)
+
+
+REGRESSION = """\
+name: tiny-regression
+data: data
+schema: schema.pbtxt
+label: {column: "y (units)", task: regression}
+features: {x: standardize, kind: vocabulary}
+training: {train_steps: 30}
+evaluation: {gate: {metric: mean_absolute_error, threshold: 2}}
+"""
+
+
+def _project(tmp_path, text=REGRESSION):
+    (tmp_path / "schema.pbtxt").write_text(
+        'feature { name: "x" type: FLOAT }\nfeature { name: "kind" type: BYTES }\n'
+        'feature { name: "y (units)" type: FLOAT }\n'
+    )
+    (tmp_path / "kubetfx.yaml").write_text(text)
+    return load_project(str(tmp_path))
+
+
+def _exec_property(spec, task, name):
+    component = spec["components"][spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]]
+    return component["inputDefinitions"]["parameters"][name], spec["root"]["dag"]["tasks"][task][
+        "inputs"
+    ]["parameters"][name]["runtimeValue"]["constant"]
+
+
+def test_any_project_compiles_with_its_settings_and_schema_inside(tmp_path):
+    loaded = _project(tmp_path)
+    spec = compile_pipeline(loaded, str(tmp_path / "pipeline.yaml"))
+    assert spec["pipelineInfo"]["name"] == "tiny-regression"
+    _, schema_text = _exec_property(spec, "ImportSchemaGen", "schema_text")
+    assert schema_text == loaded.schema_text  # the stock image needs no file of the project
+    _, custom_config = _exec_property(spec, "Transform", "custom_config")
+    assert json.loads(custom_config)["preparation"] == loaded.project.preparation().model_dump(
+        mode="json"
+    )
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert parameters["train_steps"]["defaultValue"] == 30
+    assert parameters["data_root"]["defaultValue"] == str(tmp_path / "data")
+    evaluator = spec["components"][
+        spec["root"]["dag"]["tasks"]["Evaluator"]["componentRef"]["name"]
+    ]
+    assert "classification_metrics" not in evaluator["outputDefinitions"]["artifacts"]
+    assert "metrics" in evaluator["outputDefinitions"]["artifacts"]
+
+
+def test_a_project_with_its_own_code_needs_an_image_that_holds_it(tmp_path):
+    (tmp_path / "my_model.py").write_text("def run_fn(fn_args):\n    pass\n")
+    loaded = _project(tmp_path, REGRESSION + "code: {run_fn: my_model.py:run_fn}\n")
+    with pytest.raises(UserError, match="runs its own code .*my_model.py.*pass --image"):
+        compile_pipeline(loaded, str(tmp_path / "pipeline.yaml"))
+    assert not (tmp_path / "pipeline.yaml").exists()
+    spec = compile_pipeline(
+        loaded, str(tmp_path / "pipeline.yaml"), image="mine:1", custom_image=True
+    )
+    _, run_fn = _exec_property(spec, "Trainer", "run_fn")
+    assert run_fn == "my_model.run_fn"
+    executor = spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
+    assert executor["image"] == "mine:1"

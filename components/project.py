@@ -1,0 +1,319 @@
+"""A project: everything that differs between datasets, as a typed model.
+
+A project names its data, the label and the task, how each column becomes a
+model input, the model's size, how long it trains, and the gate a model must
+pass to be pushed. ``kubetfx.pipelines.project`` reads it from a
+``kubetfx.yaml`` file; the Transform and Trainer tasks get the parts they need
+through ``custom_config`` and read them back with the classes here, so each
+setting's name, type, default and bounds are written down once.
+
+Errors that involve more than one setting are raised as ``ProjectError`` with
+the path of the setting at fault, so that the file's reader can name its line.
+"""
+
+import hashlib
+import re
+from typing import Annotated, Any, Literal, NamedTuple
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+
+TASKS = ("binary", "multiclass", "regression")
+Task = Literal["binary", "multiclass", "regression"]
+
+
+class Metric(NamedTuple):
+    """A metric the Evaluator computes for a task: its name in TFMA's output."""
+
+    name: str
+    tfma_class: str  # TFMA's metric, or a Keras metric TFMA wraps
+    higher_is_better: bool
+    bounded: bool  # a share between 0 and 1
+
+
+# The metrics each task is evaluated with; any of them can gate the push.
+TASK_METRICS: dict[str, tuple[Metric, ...]] = {
+    "binary": (
+        Metric("binary_accuracy", "BinaryAccuracy", True, True),
+        Metric("auc", "AUC", True, True),
+        Metric("precision", "Precision", True, True),
+        Metric("recall", "Recall", True, True),
+    ),
+    "multiclass": (Metric("sparse_categorical_accuracy", "SparseCategoricalAccuracy", True, True),),
+    "regression": (
+        Metric("root_mean_squared_error", "RootMeanSquaredError", False, False),
+        Metric("mean_absolute_error", "MeanAbsoluteError", False, False),
+        Metric("mean_squared_error", "MeanSquaredError", False, False),
+    ),
+}
+# The metric that gates a task's model unless the project names another.
+ACCURACY_METRICS = {"binary": "binary_accuracy", "multiclass": "sparse_categorical_accuracy"}
+
+
+class ProjectError(Exception):
+    """A setting that contradicts another; ``loc`` is the path of the one at fault."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = loc
+        self.message = message
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# -- the label ----------------------------------------------------------------
+
+
+class Threshold(_Settings):
+    """A binary label from a number: positive where ``label > greater_than (× times)``."""
+
+    greater_than: float
+    times: str | None = Field(None, min_length=1)  # another column the bound is scaled by
+
+    def describe(self, column: str) -> str:
+        scale = f" × {self.times}" if self.times else ""
+        return f"{column} > {self.greater_than:g}{scale}"
+
+
+LabelValue = StrictStr | StrictInt | StrictFloat
+
+
+class Label(_Settings):
+    column: str = Field(min_length=1)
+    task: Task
+    # binary: the value of the positive class, or a threshold on a numeric label.
+    positive: LabelValue | Threshold | None = None
+    # multiclass: every class, in the order of the model's outputs.
+    classes: list[StrictStr | StrictInt] | None = Field(None, min_length=2, max_length=1000)
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> "Label":
+        if self.task == "binary" and self.positive is None:
+            raise ProjectError(
+                ("label", "task"),
+                "a binary task needs label.positive: the value of the positive class "
+                '(e.g. 1 or "yes"), or {greater_than: X} for a numeric label',
+            )
+        if self.task == "multiclass" and self.classes is None:
+            raise ProjectError(
+                ("label", "task"), "a multiclass task needs label.classes: the list of classes"
+            )
+        if self.task != "binary" and self.positive is not None:
+            raise ProjectError(
+                ("label", "positive"), f"only a binary task has a positive class, not {self.task}"
+            )
+        if self.task != "multiclass" and self.classes is not None:
+            raise ProjectError(
+                ("label", "classes"), f"only a multiclass task lists classes, not {self.task}"
+            )
+        if self.classes is not None:
+            seen = [str(c) for c in self.classes]
+            repeated = sorted({c for c in seen if seen.count(c) > 1})
+            if repeated:
+                raise ProjectError(("label", "classes"), f"classes repeat: {', '.join(repeated)}")
+        return self
+
+    def class_names(self) -> list[str]:
+        """Names of the classes in the order of the model's outputs; [] for regression."""
+        if self.task == "multiclass":
+            return [str(c) for c in self.classes or []]
+        if self.task == "binary":
+            if isinstance(self.positive, Threshold):
+                positive = self.positive.describe(self.column)
+            else:
+                positive = f"{self.column} = {self.positive}"
+            return [f"not ({positive})", positive]
+        return []
+
+    def columns(self) -> list[str]:
+        """The raw columns the label is computed from."""
+        extra = self.positive.times if isinstance(self.positive, Threshold) else None
+        return [self.column] + ([extra] if extra else [])
+
+
+# -- features -----------------------------------------------------------------
+
+
+class Standardize(_Settings):
+    """A number scaled to zero mean and unit variance; a missing value becomes the mean."""
+
+    transform: Literal["standardize"]
+
+
+class Bucketize(_Settings):
+    """A number cut into ``buckets`` ranges of about equal counts (quantiles)."""
+
+    transform: Literal["bucketize"]
+    buckets: int = Field(10, ge=2, le=1000)
+
+
+class Vocabulary(_Settings):
+    """Text or integer codes: the ``top_k`` most frequent values, the rest hashed."""
+
+    transform: Literal["vocabulary"]
+    top_k: int = Field(1000, ge=1, le=100_000)
+    oov_buckets: int = Field(10, ge=1, le=1000)
+
+
+class Identity(_Settings):
+    """Integer codes from 0 to ``size - 1`` used as they are; others share one extra code."""
+
+    transform: Literal["identity"]
+    size: int = Field(ge=2, le=100_000)
+
+
+def _shorthand(value: Any) -> Any:
+    """``fare: standardize`` is ``fare: {transform: standardize}``."""
+    return {"transform": value} if isinstance(value, str) else value
+
+
+Feature = Annotated[
+    Standardize | Bucketize | Vocabulary | Identity,
+    Field(discriminator="transform"),
+    BeforeValidator(_shorthand),
+]
+NUMERIC_TRANSFORMS = ("standardize", "bucketize")
+
+
+class Preparation(_Settings):
+    """What Transform and Trainer need: the label, and how each feature is prepared."""
+
+    label: Label
+    features: dict[str, Feature] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _label_is_not_a_feature(self) -> "Preparation":
+        if self.label.column in self.features:
+            raise ProjectError(
+                ("features", self.label.column),
+                f"{self.label.column} is the label; remove it from features",
+            )
+        return self
+
+
+def transformed_name(column: str) -> str:
+    """The model input made from raw column ``column``: a valid TensorFlow name.
+
+    Column names that are not already one (spaces, punctuation, non-ASCII) are
+    reduced to one and given a digest of the original, so names stay unique.
+    """
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", column):
+        return f"{column}_xf"
+    slug = re.sub(r"[^A-Za-z0-9_]+", "_", column).strip("_")
+    slug = slug if slug[:1].isalpha() else f"f_{slug}"
+    return f"{slug}_{hashlib.sha256(column.encode()).hexdigest()[:8]}_xf"
+
+
+# -- training and evaluation ----------------------------------------------------
+
+
+class ModelSettings(_Settings):
+    hidden_units: list[Annotated[int, Field(ge=1, le=65_536)]] = Field(
+        default=[100, 70, 50, 25], min_length=1, max_length=16
+    )
+    learning_rate: float = Field(0.001, gt=0.0, le=1.0)
+
+
+class Training(_Settings):
+    train_steps: int = Field(1000, ge=1, le=10_000_000)
+    eval_steps: int = Field(100, ge=1, le=1_000_000)
+    batch_size: int = Field(64, ge=1, le=65_536)
+
+
+class Gate(_Settings):
+    """The bar a model must clear to be pushed."""
+
+    metric: str
+    # at least this for a metric where higher is better, at most for an error
+    threshold: float
+    no_worse_than_serving: bool = True
+
+
+class Evaluation(_Settings):
+    slices: list[str] = []  # raw columns to break the metrics down by
+    gate: Gate
+
+
+_FUNCTION_PATH = r"(?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*|[^:]+\.py:[A-Za-z_]\w*"
+_FUNCTION_WORDS = "a function: package.module.function, or file.py:function"
+
+
+class Code(_Settings):
+    """The user's own functions: ``package.module.function``, or ``file.py:function``."""
+
+    preprocessing_fn: str | None = Field(
+        None, pattern=f"^(?:{_FUNCTION_PATH})$", description=_FUNCTION_WORDS
+    )
+    run_fn: str | None = Field(None, pattern=f"^(?:{_FUNCTION_PATH})$", description=_FUNCTION_WORDS)
+
+
+_PIPELINE_NAME = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+class Project(Preparation):
+    """A whole project file."""
+
+    # The pipeline's name in ML Metadata and Kubeflow Pipelines.
+    name: str = Field(
+        pattern=_PIPELINE_NAME,
+        description="a pipeline name: lowercase letters, digits and dashes, at most 63",
+    )
+    data: str = Field(min_length=1)  # a folder of CSV files, or package://<package>/<path>
+    schema_file: str = Field(alias="schema", min_length=1)
+    ignore: list[str] = []
+    model: ModelSettings = ModelSettings()
+    training: Training = Training()
+    evaluation: Evaluation
+    code: Code = Code()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Project":
+        for index, column in enumerate(self.ignore):
+            if column in self.features or column == self.label.column:
+                role = "the label" if column == self.label.column else "a feature"
+                raise ProjectError(("ignore", index), f"{column} is {role}; it cannot be ignored")
+        task = self.label.task
+        metrics = {m.name: m for m in TASK_METRICS[task]}
+        gate = self.evaluation.gate
+        if gate.metric not in metrics:
+            raise ProjectError(
+                ("evaluation", "gate", "metric"),
+                f"{gate.metric} is not a metric of a {task} task; use one of " + ", ".join(metrics),
+            )
+        if metrics[gate.metric].bounded and not 0.0 <= gate.threshold <= 1.0:
+            raise ProjectError(
+                ("evaluation", "gate", "threshold"),
+                f"{gate.metric} lies between 0 and 1, so must its threshold (got {gate.threshold})",
+            )
+        if not metrics[gate.metric].bounded and gate.threshold < 0:
+            raise ProjectError(
+                ("evaluation", "gate", "threshold"),
+                f"{gate.metric} is never negative; the threshold is {gate.threshold}",
+            )
+        return self
+
+    @property
+    def gate_metric(self) -> Metric:
+        return next(
+            m for m in TASK_METRICS[self.label.task] if m.name == self.evaluation.gate.metric
+        )
+
+    def preparation(self) -> Preparation:
+        return Preparation(label=self.label, features=self.features)
+
+    def columns(self) -> list[str]:
+        """Every raw column the pipeline reads: label, features, slices."""
+        wanted = self.label.columns() + list(self.features) + self.evaluation.slices
+        return list(dict.fromkeys(wanted))

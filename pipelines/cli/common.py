@@ -1,0 +1,127 @@
+"""The ``kubetfx`` command group and what its commands share: options, errors, quiet."""
+
+import contextlib
+import os
+import shlex
+import sys
+from importlib import metadata as importlib_metadata
+
+import click
+
+from kubetfx.pipelines.definition.settings import DEFAULT_OUTPUT_DIR, default_output_dir
+from kubetfx.pipelines.errors import UserError
+
+
+def version() -> str:
+    return importlib_metadata.version("kubetfx")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version(), "--version", prog_name="kubetfx")
+def cli() -> None:
+    """TFX pipelines from your own CSV data, locally and on Kubeflow Pipelines.
+
+    A project file (kubetfx.yaml, drafted by `kubetfx init`) names the data,
+    the label and the task (binary, multiclass, regression) and how each
+    feature is prepared. Every command takes it with --config; without one it
+    uses the bundled Chicago taxi project. The pipeline: CsvExampleGen,
+    StatisticsGen, the reviewed schema, ExampleValidator, a data gate,
+    Transform, Trainer, Evaluator (against the model already pushed) and Pusher.
+    """
+
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(),
+    default=None,
+    help="Project file (kubetfx.yaml).  [default: the bundled Chicago taxi project]",
+)
+PARAM = click.option(
+    "--param", "params", multiple=True, help="Pipeline parameter, name=value; repeatable."
+)
+NO_CACHE = click.option(
+    "--no-cache", is_flag=True, help="Run every task even if a cached result exists."
+)
+RUNS_DIR = click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=None,
+    help="Output folder of `kubetfx run` or `kubetfx emulate` (holds metadata.db).  "
+    "[default: kubetfx_output beside the project file; for the bundled project, "
+    "./kubetfx_output]",
+)
+ENDPOINT = click.option(
+    "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
+)
+BEAM_ARGS = click.option(
+    "--beam-args",
+    default="",
+    help='Apache Beam pipeline options, quoted as one string, e.g. "--direct_num_workers=2".',
+)
+
+
+def fail(error: Exception) -> None:
+    click.echo(f"kubetfx: error: {error}", err=True)
+    sys.exit(getattr(error, "exit_code", 1))
+
+
+def load(config_path: str | None):
+    """The project file named by --config, or the bundled one; exits on a bad file."""
+    from kubetfx.pipelines.project.loader import load_project
+
+    try:
+        return load_project(config_path)
+    except UserError as e:
+        fail(e)
+
+
+def output_dir_for(config_path: str | None, output_dir: str | None) -> str:
+    """--output-dir if given, else the project's default output folder."""
+    if output_dir is not None:
+        return output_dir
+    if config_path is None:
+        return DEFAULT_OUTPUT_DIR
+    from kubetfx.pipelines.project.loader import PROJECT_FILE
+
+    path = os.path.join(config_path, PROJECT_FILE) if os.path.isdir(config_path) else config_path
+    return default_output_dir(path, bundled=False)
+
+
+def parse_beam_args(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as e:
+        fail(UserError(f"--beam-args is not a valid shell-quoted string ({e})"))
+        raise  # unreachable: fail exits
+
+
+def echo_report_hint(run_id: str, config_path: str | None, output_dir: str | None) -> None:
+    """The command that shows a run: with the same --config and --output-dir as given."""
+    where = ""
+    if config_path is not None:
+        where += f" --config {shlex.quote(config_path)}"
+    if output_dir is not None and output_dir != output_dir_for(config_path, None):
+        where += f" --output-dir {shlex.quote(output_dir)}"
+    click.echo(f"kubetfx: what happened, with charts: kubetfx report {run_id}{where} --open")
+
+
+@contextlib.contextmanager
+def quiet():
+    """Keeps TFX's import and compile chatter off the terminal."""
+    import tempfile
+
+    from kubetfx.pipelines.console import output_to_log
+
+    with tempfile.NamedTemporaryFile(prefix="kubetfx-", suffix=".log", delete=False) as log:
+        pass
+    try:
+        with output_to_log(log.name, verbose=False, out=sys.stdout):
+            yield
+    except UserError:
+        os.remove(log.name)  # the error's own line says all there is
+        raise
+    except Exception:
+        click.echo(f"kubetfx: details in {log.name}", err=True)
+        raise
+    os.remove(log.name)

@@ -1,0 +1,163 @@
+"""``kubetfx runs``, ``status``, ``report`` and ``compare``: what runs did, from ML Metadata.
+
+They read local runs (``kubetfx run``) and emulated ones (``kubetfx emulate``)
+alike, never writing to the store. With --config they look in the project's
+output folder and at its runs only.
+"""
+
+import os
+
+import click
+
+from kubetfx.pipelines.cli.common import CONFIG, RUNS_DIR, cli, fail, load, output_dir_for, quiet
+from kubetfx.pipelines.definition.settings import METADATA_FILE
+from kubetfx.pipelines.errors import UserError
+
+
+def _where(config_path: str | None, output_dir: str | None) -> tuple[str, str | None]:
+    """The output folder to read, and the pipeline whose runs to show (None: all)."""
+    pipeline_name = load(config_path).project.name if config_path else None
+    return output_dir_for(config_path, output_dir), pipeline_name
+
+
+@cli.command()
+@CONFIG
+@RUNS_DIR
+@click.option("--endpoint", default=None, help="List a Kubeflow Pipelines endpoint's runs instead.")
+@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+def runs(config_path, output_dir, endpoint, limit) -> None:
+    """List pipeline runs, newest first: local or emulated ones, or a KFP endpoint's."""
+    try:
+        if endpoint:
+            _print_kfp_runs(endpoint, limit)
+        else:
+            _print_local_runs(*_where(config_path, output_dir), limit)
+    except UserError as e:
+        fail(e)
+
+
+def _print_kfp_runs(endpoint: str, limit: int) -> None:
+    from kubetfx.pipelines.kfp.submit import recent_runs
+
+    rows = recent_runs(endpoint, limit)
+    if not rows:
+        click.echo("no runs")
+        return
+    click.echo(f"{'RUN ID':<38} {'STATE':<10} {'CREATED':<20} {'DURATION':>9}  NAME")
+    for row in rows:
+        click.echo(
+            f"{row['run_id']:<38} {row['state']:<10} {row['created']:<20} "
+            f"{row['duration']:>9}  {row['name']}"
+        )
+
+
+def _print_local_runs(output_dir: str, pipeline_name: str | None, limit: int) -> None:
+    from kubetfx.pipelines.history import runs as runs_lib
+
+    path = os.path.join(output_dir, METADATA_FILE)
+    summaries = runs_lib.list_runs(path, pipeline_name)[:limit]
+    if not summaries:
+        click.echo(f"no runs in {path}")
+        return
+    width = max(len("RUN ID"), *(len(run.run_id) for run in summaries))
+    header = f"{'RUN ID':<{width}} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} {'CACHED':>6}  STATE"
+    click.echo(header)
+    for run in summaries:
+        started = run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else ""
+        click.echo(
+            f"{run.run_id:<{width}} {started:<20} {run.seconds:8.1f}  "
+            f"{run.ran:>3} {run.cached:>6}  {run.state}"
+        )
+
+
+@cli.command()
+@click.argument("run_id")
+@CONFIG
+@RUNS_DIR
+def status(run_id, config_path, output_dir) -> None:
+    """Show one run: each component's state, time, cache hit, outputs and error."""
+    from kubetfx.pipelines.history import runs as runs_lib
+
+    output_dir, pipeline_name = _where(config_path, output_dir)
+    try:
+        run, types = runs_lib.get_run(
+            os.path.join(output_dir, METADATA_FILE), run_id, pipeline_name
+        )
+    except UserError as e:
+        fail(e)
+    click.echo(
+        f"run {run.run_id}: {run.state} ({run.seconds:.1f} s; {run.ran} ran, {run.cached} cached)"
+    )
+    for execution in run.executions:
+        click.echo(f"  {execution.node_id:<20} {execution.state:<9} {execution.seconds:7.1f} s")
+        for key, artifacts in sorted(execution.outputs.items()):
+            for artifact in artifacts:
+                kind = types.get(artifact.type_id, "?")
+                click.echo(f"      {key} ({kind}): {artifact.uri}")
+        if execution.state == "failed":
+            error = runs_lib.execution_error(execution) or runs_lib.logged_error(output_dir, run_id)
+            click.echo(f"      error: {error}")
+            if execution.log:
+                click.echo(f"      log: {execution.log}")
+    log = runs_lib.run_log(output_dir, run_id)
+    if log:
+        click.echo(f"log: {log}")
+
+
+@cli.command()
+@click.argument("run_id")
+@CONFIG
+@RUNS_DIR
+@click.option("--output", type=click.Path(), default=None, help="Where to write the page.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in a web browser.")
+def report(run_id, config_path, output_dir, output, open_page) -> None:
+    """Write a self-contained HTML report of one local or emulated run.
+
+    The pipeline graph, data statistics, schema, anomalies, evaluation and
+    the metrics against the previous blessed run. [default output:
+    OUTPUT_DIR/reports/RUN_ID.html]
+    """
+    from kubetfx.pipelines.history.report import write_report
+
+    output_dir, pipeline_name = _where(config_path, output_dir)
+    try:
+        with quiet():
+            path = write_report(output_dir, run_id, output, pipeline_name)
+    except UserError as e:
+        fail(e)
+    click.echo(f"kubetfx: wrote {path}")
+    if open_page:
+        import webbrowser
+
+        if not webbrowser.open(f"file://{os.path.abspath(path)}"):
+            click.echo("kubetfx: no web browser found; open the file above", err=True)
+
+
+@cli.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@CONFIG
+@RUNS_DIR
+def compare(run_a, run_b, config_path, output_dir) -> None:
+    """Compare two runs: metrics, schema and data drift per feature."""
+    from kubetfx.pipelines.history.compare import compare_runs
+
+    output_dir, pipeline_name = _where(config_path, output_dir)
+    try:
+        with quiet():
+            result = compare_runs(output_dir, run_a, run_b, pipeline_name)
+    except UserError as e:
+        fail(e)
+    click.echo(f"metrics (overall)        {'A':>10} {'B':>10} {'B - A':>10}")
+    for name, a, b in result.metrics:
+        delta = "" if a is None or b is None else f"{b - a:+10.4f}"
+        a_text = "" if a is None else f"{a:10.4f}"
+        b_text = "" if b is None else f"{b:10.4f}"
+        click.echo(f"  {name:<22} {a_text:>10} {b_text:>10} {delta:>10}")
+    click.echo("schema: " + ("unchanged" if not result.schema_changes else ""))
+    for change in result.schema_changes:
+        click.echo(f"  {change}")
+    drifted = [d for d in result.drift if d[3]]
+    click.echo(f"data drift: {len(drifted)} of {len(result.drift)} feature statistics changed")
+    for feature, measure, value, _ in drifted:
+        click.echo(f"  DRIFT {feature:<36} {measure} {value:.3f}")

@@ -1,0 +1,152 @@
+"""``kubetfx compile``, ``emulate`` and ``submit``: the pipeline on Kubeflow Pipelines 2.x."""
+
+import click
+
+from kubetfx.pipelines.cli.common import (
+    CONFIG,
+    ENDPOINT,
+    NO_CACHE,
+    PARAM,
+    cli,
+    echo_report_hint,
+    fail,
+    load,
+    parse_beam_args,
+    quiet,
+    version,
+)
+from kubetfx.pipelines.errors import PipelineFailed, UserError
+
+
+@cli.command("compile")
+@click.option(
+    "--output",
+    type=click.Path(),
+    default="pipeline.yaml",
+    show_default=True,
+    help="Pipeline package to write (.yaml).",
+)
+@click.option(
+    "--image",
+    default=None,
+    help="Container image every task runs in.  [default: kubetfx:<version>]",
+)
+@click.option(
+    "--pipeline-root",
+    default="minio://mlpipeline/v2/artifacts",
+    show_default=True,
+    help="Where KFP stores the artifacts; pass the same to `kubetfx submit`.",
+)
+@click.option("--beam-args", default="", help="Beam pipeline options for every Beam task.")
+@CONFIG
+def compile_command(output, image, pipeline_root, beam_args, config_path) -> None:
+    """Compile a project's pipeline for Kubeflow Pipelines 2.x.
+
+    Writes a PipelineSpec (schema 2.1.0) with a Kubernetes platform spec that
+    open-source KFP runs as it is. The project's settings and schema travel in
+    the spec, so the stock image runs any project without code of its own; a
+    project with its own code needs an image that holds it (--image).
+    Per-run parameters: data_root, train_steps, serving_dir.
+    """
+    from kubetfx.pipelines.kfp.compiler import compile_pipeline
+
+    args = parse_beam_args(beam_args)
+    loaded = load(config_path)
+    try:
+        with quiet():
+            spec = compile_pipeline(
+                loaded,
+                output,
+                image=image or f"kubetfx:{version()}",
+                custom_image=image is not None,
+                pipeline_root=pipeline_root,
+                beam_args=args,
+            )
+    except UserError as e:
+        fail(e)
+    tasks = len(spec["root"]["dag"]["tasks"])
+    parameters = ", ".join(spec["root"]["inputDefinitions"]["parameters"])
+    image = image or f"kubetfx:{version()}"
+    click.echo(
+        f"kubetfx: wrote {output}: {loaded.project.name}, {tasks} tasks in {image}; "
+        f"parameters: {parameters}"
+    )
+
+
+@cli.command()
+@click.argument("package", type=click.Path())
+@click.option(
+    "--output-dir",
+    type=click.Path(),
+    default="kubetfx_emulated",
+    show_default=True,
+    help="Holds the emulated object store, metadata.db, logs/ and volumes/.",
+)
+@PARAM
+@click.option("--docker", "docker_image", default=None, help="Run each task in this image.")
+@NO_CACHE
+def emulate(package, output_dir, params, docker_image, no_cache) -> None:
+    """Run a compiled pipeline package locally, as the KFP 2.x backend would.
+
+    Each task gets the ExecutorInput the KFP driver builds, its inputs staged
+    from an object store to a local mount, and its outputs uploaded back by
+    the URIs it reports; caching follows KFP's cache keys. A pre-flight check
+    before `kubetfx submit`.
+    """
+    from kubetfx.pipelines.kfp.emulator import emulate as run_emulation
+
+    try:
+        run = run_emulation(
+            package,
+            output_dir,
+            list(params),
+            docker_image=docker_image,
+            enable_cache=not no_cache,
+        )
+    except (UserError, PipelineFailed) as e:
+        fail(e)
+    echo_report_hint(run.run_id, None, output_dir)
+
+
+@cli.command()
+@click.argument("package", type=click.Path())
+@ENDPOINT
+@click.option(
+    "--experiment", default="kubetfx", show_default=True, help="Experiment to file the run under."
+)
+@click.option("--run-name", default=None, help="Run name.  [default: package name and time]")
+@PARAM
+@click.option(
+    "--pipeline-root",
+    default="minio://mlpipeline/v2/artifacts",
+    show_default=True,
+    help="Where KFP stores the run's artifacts.",
+)
+@NO_CACHE
+@click.option(
+    "--wait", is_flag=True, help="Follow the run to its end; exit non-zero unless it succeeds."
+)
+def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_cache, wait) -> None:
+    """Submit a compiled pipeline package to Kubeflow Pipelines."""
+    from kubetfx.pipelines.kfp import emulator
+    from kubetfx.pipelines.kfp import submit as kfp_submit
+
+    try:
+        pipeline_spec, _ = emulator.load_package(package)
+        emulator.check_spec(pipeline_spec)
+        values = emulator.parse_params(list(params), pipeline_spec)
+        client, run_id = kfp_submit.submit(
+            package,
+            endpoint,
+            values,
+            experiment=experiment,
+            run_name=run_name,
+            pipeline_root=pipeline_root,
+            enable_caching=False if no_cache else None,
+        )
+        click.echo(f"kubetfx: created run {run_id}: {endpoint.rstrip('/')}/#/runs/details/{run_id}")
+        if wait:
+            kfp_submit.follow(client, run_id, endpoint)
+            click.echo(f"kubetfx: run {run_id} succeeded")
+    except (UserError, PipelineFailed) as e:
+        fail(e)

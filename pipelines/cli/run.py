@@ -1,0 +1,149 @@
+"""``kubetfx run``: a project's pipeline on this machine."""
+
+import os
+import time
+
+import click
+
+from kubetfx.pipelines.cli.common import (
+    BEAM_ARGS,
+    CONFIG,
+    cli,
+    echo_report_hint,
+    fail,
+    load,
+    output_dir_for,
+    parse_beam_args,
+)
+from kubetfx.pipelines.errors import PipelineFailed, UserError
+
+
+def overrides(
+    loaded, data_root, train_steps, eval_steps, min_accuracy, schema_file
+) -> dict[str, object]:
+    """The project settings the command line replaces, by their dotted names."""
+    changes: dict[str, object] = {}
+    if data_root is not None:
+        changes["data"] = os.path.abspath(data_root)
+    if schema_file is not None:
+        changes["schema"] = os.path.abspath(schema_file)
+    if train_steps is not None:
+        changes["training.train_steps"] = train_steps
+    if eval_steps is not None:
+        changes["training.eval_steps"] = eval_steps
+    if min_accuracy is not None:
+        from kubetfx.components.project import ACCURACY_METRICS
+
+        gate = loaded.project.evaluation.gate.metric
+        if gate != ACCURACY_METRICS.get(loaded.project.label.task):
+            raise UserError(
+                f"--min-accuracy sets an accuracy gate, but this project gates on {gate}; "
+                f"set evaluation.gate.threshold in {loaded.path}"
+            )
+        changes["evaluation.gate.threshold"] = min_accuracy
+    return changes
+
+
+@cli.command()
+@CONFIG
+@click.option(
+    "--data",
+    "data_root",
+    type=click.Path(),
+    default=None,
+    help="Folder of CSV files with the project's columns.  [default: the project's data]",
+)
+@click.option(
+    "--output-dir",
+    type=click.Path(),
+    default=None,
+    help="Holds metadata.db, pipeline_root/, logs/ and serving/<version>/ with the pushed "
+    "model.  [default: kubetfx_output beside the project file; for the bundled project, "
+    "./kubetfx_output]",
+)
+@click.option(
+    "--train-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training steps.  [default: the project's training.train_steps]",
+)
+@click.option(
+    "--eval-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Validation steps during training.  [default: the project's training.eval_steps]",
+)
+@click.option(
+    "--min-accuracy",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Accuracy a model needs on the eval split to be pushed, for a project gated on "
+    "accuracy.  [default: the project's evaluation.gate.threshold]",
+)
+@click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(),
+    default=None,
+    help="Schema the data is validated against.  [default: the project's schema]",
+)
+@BEAM_ARGS
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
+)
+def run(
+    config_path,
+    data_root,
+    output_dir,
+    train_steps,
+    eval_steps,
+    min_accuracy,
+    schema_file,
+    beam_args: str,
+    verbose,
+) -> None:
+    """Run a project's pipeline locally with TFX's LocalDagRunner.
+
+    Options given here replace the project file's settings for this run.
+    Caching is on: a re-run with unchanged data, settings and code reuses
+    earlier results. A model is pushed to OUTPUT_DIR/serving/ only if the
+    Evaluator blesses it; the run stops before training if the data breaks the
+    schema.
+    """
+    from kubetfx.pipelines.definition.settings import RunSettings
+    from kubetfx.pipelines.local import runner
+
+    args = parse_beam_args(beam_args)
+    loaded = load(config_path)
+    try:
+        changes = overrides(loaded, data_root, train_steps, eval_steps, min_accuracy, schema_file)
+        if changes:
+            loaded = loaded.with_overrides(**changes)
+    except UserError as e:
+        fail(e)
+    try:
+        loaded = runner.local_data(loaded)
+    except UserError as e:
+        fail(e)
+    settings = RunSettings(output_dir=output_dir_for(config_path, output_dir), beam_args=args)
+    click.echo(f"kubetfx: running {loaded.project.name} on {loaded.project.data}")
+    started = time.monotonic()
+    try:
+        outcome = runner.run(loaded, settings, verbose=verbose)
+    except (UserError, PipelineFailed) as e:
+        fail(e)
+    elapsed = time.monotonic() - started
+    cached = sum(c.outcome == "cached" for c in outcome.components)
+    click.echo(
+        f"kubetfx: run {outcome.run_id} finished in {elapsed:.1f} s "
+        f"({len(outcome.components) - cached} ran, {cached} cached); log: {outcome.log_path}"
+    )
+    if outcome.pushed_to:
+        click.echo(f"kubetfx: model blessed and pushed to {outcome.pushed_to}")
+    elif outcome.blessed is False:
+        click.echo("kubetfx: model not blessed, nothing pushed; the serving folder is unchanged")
+        for failure in outcome.evaluation_failures:
+            click.echo(f"  {failure}")
+    elif outcome.serving_version:
+        click.echo(f"kubetfx: model blessed; already serving as version {outcome.serving_version}")
+    echo_report_hint(outcome.run_id, config_path, output_dir)
