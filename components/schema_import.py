@@ -39,6 +39,8 @@ class ReviewedSchemaExecutor(base_executor.BaseExecutor):
             artifact_utils.get_single_uri(output_dict["schema"]),
             schema_gen_executor.DEFAULT_FILE_NAME,
         )
+        # The Kubeflow launcher creates only an output's parent folder, not the output's own.
+        fileio.makedirs(os.path.dirname(path))
         with fileio.open(path, "w") as f:
             f.write(text)
         logging.info("Wrote the reviewed schema to %s.", path)

@@ -51,12 +51,14 @@ def render(page: Path, screenshot_name: str, scratch: Path) -> Rendered:
     return Rendered(dom.stdout, screenshot.read_bytes(), fetched)
 
 
-def assert_report_rendered(rendered: Rendered, nodes: int) -> None:
-    """The graph, a feature histogram and the metrics table are on the page; nothing was fetched."""
+def assert_report_rendered(
+    rendered: Rendered, nodes: int, feature: str = "trip_miles", metric: str = "binary_accuracy"
+) -> None:
+    """The graph, a feature's histogram and a metric are on the page; nothing was fetched."""
     dom = rendered.dom
     assert 'aria-label="pipeline graph"' in dom and dom.count('id="node-') == nodes
-    assert 'aria-label="trip_miles"' in dom.split('id="statistics"')[1]  # its histogram
-    assert "binary_accuracy" in dom.split('id="evaluation"')[1]
+    assert f'aria-label="{feature}"' in dom.split('id="statistics"')[1]  # its histogram
+    assert metric in dom.split('id="evaluation"')[1]
     assert rendered.fetched == []
     # A real picture, not a blank page.
     assert rendered.screenshot.startswith(b"\x89PNG") and len(rendered.screenshot) > 50_000

@@ -6,7 +6,9 @@ image and sets KUBETFX_IMAGE. Without it these tests are skipped.
 
 import io
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -108,3 +110,37 @@ def test_tfx_executors_run_in_the_image_through_the_kfp_entrypoint(examples_pack
     assert "Split train" in page and "trip_miles" in page
     examples = next((tmp_path / "emulated" / "object_store").rglob("CsvExampleGen/*/examples"))
     assert list(examples.rglob("*.gz")), "no examples written"
+
+
+def _documented_dockerfile() -> str:
+    """The Dockerfile docs/user-code.md gives for a project with code of its own."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "user-code.md").read_text()
+    return re.search(r"```Dockerfile\n(.*?)```", text, re.S).group(1)
+
+
+def test_an_image_with_a_projects_own_code_builds_from_the_documented_dockerfile(tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    dockerfile = _documented_dockerfile().replace("FROM kubetfx:0.1.0", f"FROM {IMAGE}")
+    (project / "Dockerfile").write_text(dockerfile)
+    (project / "my_features.py").write_text(
+        "from kubetfx.components.preprocessing import prepare\n\n\n"
+        "def preprocessing_fn(inputs, custom_config):\n"
+        "    return prepare(custom_config['preparation'], inputs)\n"
+    )
+    tag = "kubetfx-test/user-code:1"
+    built = subprocess.run(
+        [DOCKER, "build", "-t", tag, str(project)], capture_output=True, text=True, timeout=600
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    try:
+        code = (
+            "from tfx.utils import import_utils; "
+            "f = import_utils.import_func_from_module('my_features', 'preprocessing_fn'); "
+            "print(f.__module__)"
+        )
+        result = _docker_run("--entrypoint", "python", tag, "-c", code)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout.strip() == "my_features"
+    finally:
+        subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)

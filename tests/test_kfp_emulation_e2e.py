@@ -14,7 +14,7 @@ import pytest
 from kubetfx.pipelines.kfp import emulator
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
-from tests import browser
+from tests import browser, dashboard
 from tests.browser import assert_report_rendered
 from tests.conftest import run_kubetfx, taxi_header, write_csv
 
@@ -92,6 +92,20 @@ def test_metrics_are_numbers_in_the_artifact_metadata(workspace, first_run):
     assert 0.5 < metadata["binary_accuracy"] <= 1.0
     assert metadata["example_count"] > 100
     assert metadata["display_name"] == "metrics"
+
+
+def test_the_dashboard_gets_the_roc_curve_and_confusion_matrix(workspace, first_run):
+    run, _ = first_run
+    artifact, _ = _view(workspace, run, "Evaluator", "classification_metrics")
+    curve, matrix = dashboard.classification_pictures(artifact["metadata"])
+    assert len(curve) > 10
+    assert {p["recall"] for p in curve} != {0.0}
+    assert [s["displayName"] for s in matrix["annotationSpecs"]] == [
+        "not (tips > 0.2 × fare)",
+        "tips > 0.2 × fare",
+    ]
+    counts = [c for row in matrix["rows"] for c in row["row"]]
+    assert len(counts) == 4 and sum(counts) > 100
 
 
 def test_tfx_outputs_keep_their_object_store_uris(workspace, first_run):

@@ -148,12 +148,13 @@ def compare(run_a, run_b, config_path, output_dir) -> None:
             result = compare_runs(output_dir, run_a, run_b, pipeline_name)
     except UserError as e:
         fail(e)
-    click.echo(f"metrics (overall)        {'A':>10} {'B':>10} {'B - A':>10}")
+    width = max([22, *(len(name) for name, _, _ in result.metrics)])
+    click.echo(f"{'metrics (overall)':<{width + 2}} {'A':>10} {'B':>10} {'B - A':>10}")
     for name, a, b in result.metrics:
         delta = "" if a is None or b is None else f"{b - a:+10.4f}"
         a_text = "" if a is None else f"{a:10.4f}"
         b_text = "" if b is None else f"{b:10.4f}"
-        click.echo(f"  {name:<22} {a_text:>10} {b_text:>10} {delta:>10}")
+        click.echo(f"  {name:<{width}} {a_text:>10} {b_text:>10} {delta:>10}")
     click.echo("schema: " + ("unchanged" if not result.schema_changes else ""))
     for change in result.schema_changes:
         click.echo(f"  {change}")

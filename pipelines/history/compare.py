@@ -28,10 +28,13 @@ def _outputs(store, run_id: str, pipeline_name: str | None):
 
 
 def _metrics(outputs) -> dict[str, float]:
-    from kubetfx.components.visualizations import overall_metrics
+    from kubetfx.components.visualizations import model_class_names, overall_metrics
 
     evaluation = outputs.get("Evaluator", {}).get("evaluation")
-    return overall_metrics(evaluation[0].uri) if evaluation else {}
+    if not evaluation:
+        return {}
+    models = outputs.get("Trainer", {}).get("model")
+    return overall_metrics(evaluation[0].uri, model_class_names(models[0].uri) if models else [])
 
 
 def _schema(outputs):

@@ -393,10 +393,6 @@ def draft_project(
     """Writes ``folder/kubetfx.yaml`` and ``folder/schema.pbtxt`` drafted from ``data_root``."""
     if task is not None and task not in TASKS:
         raise UserError(f"--task must be one of {', '.join(TASKS)}, got {task}")
-    files = preflight.csv_files(data_root)
-    header = preflight.check_data(data_root)
-    if label not in header:
-        raise UserError(f"{files[0]} has no column {label}; its columns are: {', '.join(header)}")
     project_path = os.path.join(folder, PROJECT_FILE)
     schema_path = os.path.join(folder, SCHEMA_FILE)
     existing = [p for p in (project_path, schema_path) if os.path.exists(p)]
@@ -404,6 +400,10 @@ def draft_project(
         raise UserError(
             f"{existing[0]} already exists; pass --force to replace it, or another folder"
         )
+    files = preflight.csv_files(data_root)
+    header = preflight.check_data(data_root)
+    if label not in header:
+        raise UserError(f"{files[0]} has no column {label}; its columns are: {', '.join(header)}")
     preflight.check_writable_dir(folder, flag="DIR")
     label_guess = guess_label(label, _label_counts(files, label), task)
 

@@ -1,0 +1,179 @@
+"""Datasets that are not the taxi's, from `kubetfx init` to a pushed model, through the real CLI.
+
+A binary, a multiclass (text label) and a regression dataset from scikit-learn
+each get a drafted project, a short real run, and a look at what it produced:
+the task's metrics, the pushed model answering raw rows, and for one of them
+the report and the compiled pipeline emulated as the KFP backend runs it.
+"""
+
+import csv
+import io
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from kubetfx.components.visualizations import classification_metrics, overall_metrics
+from kubetfx.pipelines.history import metadata
+from kubetfx.pipelines.kfp import emulator
+from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
+from tests import browser, dashboard, datasets
+from tests.conftest import run_kubetfx
+
+pytestmark = pytest.mark.e2e
+
+FAST = ["--train-steps", "200", "--eval-steps", "20"]
+CASES = {
+    # dataset: (label, task, metric the gate uses)
+    "breast_cancer": ("diagnosis", "binary", "binary_accuracy"),
+    "iris": ("species", "multiclass", "sparse_categorical_accuracy"),
+    "diabetes": ("progression", "regression", "root_mean_squared_error"),
+}
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def project(request, tmp_path_factory):
+    """A dataset, its drafted project and one run of it: (name, folder, init, run)."""
+    name = request.param
+    root = tmp_path_factory.mktemp(name)
+    data = getattr(datasets, name)(root / "data")
+    label, _, _ = CASES[name]
+    init = run_kubetfx("init", str(root / "project"), "--data", str(data), "--label", label)
+    assert init.returncode == 0, init.stdout + init.stderr
+    config = str(root / "project" / "kubetfx.yaml")
+    run = run_kubetfx("run", "--config", config, *FAST)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return name, root, init, run
+
+
+def _executions(root):
+    store = metadata.connect(str(root / "project" / "kubetfx_output" / "metadata.db"))
+    return {e.node_id: e for e in metadata.run_executions(store, metadata.latest_run(store))}
+
+
+def test_init_guesses_the_task_and_writes_a_draft_to_review(project):
+    name, root, init, _ = project
+    _, task, metric = CASES[name]
+    assert f"({task}," in init.stdout
+    text = (root / "project" / "kubetfx.yaml").read_text()
+    assert f"  task: {task}" in text and f"    metric: {metric}" in text
+    assert (root / "project" / "schema.pbtxt").exists()
+    again = run_kubetfx("init", str(root / "project"), "--data", str(root / "data"), "--label", "x")
+    assert again.returncode == 2 and "already exists; pass --force" in again.stderr
+    assert (root / "project" / "kubetfx.yaml").read_text() == text
+
+
+def test_the_run_evaluates_with_the_task_metrics_and_pushes(project):
+    name, root, _, run = project
+    _, task, metric = CASES[name]
+    assert "model blessed and pushed to" in run.stdout
+    assert "--config" in run.stdout.splitlines()[-1]  # the report command, for this project
+    executions = _executions(root)
+    assert {e.state for e in executions.values()} == {"complete"}
+    evaluation = executions["Evaluator"].outputs["evaluation"][0].uri
+    from kubetfx.components.visualizations import model_class_names
+
+    names = model_class_names(executions["Trainer"].outputs["model"][0].uri)
+    metrics = overall_metrics(evaluation, names)
+    if task == "binary":
+        assert metrics["binary_accuracy"] > 0.85 and metrics["auc"] > 0.9
+        assert {"precision", "recall"} <= set(metrics)
+    elif task == "multiclass":
+        assert names == ["setosa", "versicolor", "virginica"]
+        assert metrics["sparse_categorical_accuracy"] > 0.8
+        assert {f"recall ({n})" for n in names} <= set(metrics)
+    else:
+        assert {"mean_absolute_error", "mean_squared_error"} <= set(metrics)
+        assert metrics["root_mean_squared_error"] < 77.0  # the label's spread: beats the mean
+    charts = classification_metrics(evaluation, names)
+    assert (charts is None) == (task == "regression")
+    if charts:
+        size = 2 if task == "binary" else 3
+        assert len(charts["confusionMatrix"]["rows"]) == size
+        json.dumps(charts, allow_nan=False)
+
+
+def _examples(root, limit=20):
+    """The first CSV rows as serialized tf.Examples of their features (no label)."""
+    from tfx.utils import io_utils
+
+    schema = io_utils.SchemaReader().read(str(root / "project" / "schema.pbtxt"))
+    kinds = {f.name: f.type for f in schema.feature}
+    with open(root / "data" / "data.csv", newline="") as f:
+        rows = list(csv.DictReader(f))[:limit]
+    examples = []
+    for row in rows:
+        feature = {}
+        for column, text in row.items():
+            if kinds[column] == 1:
+                value = tf.train.Feature(bytes_list=tf.train.BytesList(value=[text.encode()]))
+            elif kinds[column] == 2:
+                value = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(text)]))
+            else:
+                value = tf.train.Feature(float_list=tf.train.FloatList(value=[float(text)]))
+            feature[column] = value
+        examples.append(
+            tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+        )
+    return examples
+
+
+def test_the_pushed_model_answers_raw_rows(project):
+    name, root, _, _ = project
+    _, task, _ = CASES[name]
+    serving = root / "project" / "kubetfx_output" / "serving"
+    (version,) = os.listdir(serving)
+    loaded = tf.saved_model.load(str(serving / version))
+    outputs = loaded.signatures["serving_default"](examples=tf.constant(_examples(root)))
+    values = outputs["outputs"].numpy()
+    if task == "binary":
+        assert values.shape == (20, 1) and ((values >= 0) & (values <= 1)).all()
+    elif task == "multiclass":
+        assert values.shape == (20, 3)
+        assert abs(values.sum(axis=1) - 1).max() < 1e-5
+        assert (values.argmax(axis=1) == 0).mean() > 0.8  # the first rows are all setosa
+    else:
+        assert values.shape == (20, 1)
+        assert 25 <= values.mean() <= 346  # in the label's own units
+
+
+def test_the_report_draws_the_roc_curve_and_the_confusion_matrix(project, tmp_path):
+    name, root, _, run = project
+    if CASES[name][1] != "binary":
+        pytest.skip("one report is enough: the binary one has both pictures")
+    run_id = next(w for w in run.stdout.split() if w.startswith("20"))
+    page = tmp_path / "report.html"
+    config = str(root / "project" / "kubetfx.yaml")
+    result = run_kubetfx("report", run_id, "--config", config, "--output", str(page))
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    assert 'id="classification"' in text and "ROC curve" in text and "Confusion matrix" in text
+    assert "diagnosis = 1" in text  # the classes by name
+    rendered = browser.render(page, "report-breast-cancer.png", tmp_path)
+    browser.assert_report_rendered(rendered, nodes=10, feature="mean radius")
+    assert rendered.dom.count('aria-label="ROC curve"') == 1
+
+
+def test_the_compiled_project_runs_as_the_kfp_backend_runs_it(project, tmp_path):
+    """`compile --config` carries the project: the stock entrypoint runs it, task by task."""
+    name, root, _, _ = project
+    if CASES[name][1] != "multiclass":
+        pytest.skip("one emulation is enough: the multiclass one has the most views")
+    package = tmp_path / "iris.yaml"
+    config = str(root / "project" / "kubetfx.yaml")
+    compiled = run_kubetfx("compile", "--config", config, "--output", str(package))
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    out = io.StringIO()
+    run = emulator.emulate(str(package), str(tmp_path / "emulated"), ["train_steps=100"], out=out)
+    assert run.state == "succeeded", out.getvalue()
+    store = EmulatorStore(str(tmp_path / "emulated" / "metadata.db"))
+    outputs = store.task_outputs(run.run_id, "Evaluator")
+    (charts,) = outputs["classification_metrics"]
+    curve, matrix = dashboard.classification_pictures(charts["metadata"])
+    assert curve == []  # a ROC curve is for two classes
+    names = [spec["displayName"] for spec in matrix["annotationSpecs"]]
+    assert names == ["setosa", "versicolor", "virginica"]
+    (metrics,) = outputs["metrics"]
+    assert metrics["metadata"]["sparse_categorical_accuracy"] > 0.5
+    assert "recall (virginica)" in metrics["metadata"]
