@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
 
 # The thresholds of the binary confusion matrices behind the ROC curve.
-ROC_THRESHOLDS = 100
+ROC_THRESHOLDS = 101  # TFMA puts them at i / 100: 0.5 among them, the accuracy gate's
 # How much a candidate may trail the baseline and still count as no worse.
 NO_WORSE_MARGIN = 1e-10
 

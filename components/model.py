@@ -26,7 +26,12 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.tfxio import dataset_options
 
 from kubetfx.components.preprocessing import vocabulary_name
-from kubetfx.components.project import ModelSettings, Preparation, transformed_name
+from kubetfx.components.project import (
+    ModelSettings,
+    Preparation,
+    label_weight_name,
+    transformed_name,
+)
 
 LABEL_INFO_FILE = os.path.join("assets.extra", "kubetfx_label.json")
 DEFAULT_BATCH_SIZE = 64
@@ -48,14 +53,31 @@ def input_fn(
     data_accessor: DataAccessor,
     tf_transform_output: tft.TFTransformOutput,
     batch_size: int,
-    label_key: str,
+    label_column: str,
 ) -> tf.data.Dataset:
-    """An endless dataset of (transformed features, label) batches."""
-    return data_accessor.tf_dataset_factory(
-        file_pattern,
-        dataset_options.TensorFlowDatasetOptions(batch_size=batch_size, label_key=label_key),
-        tf_transform_output.transformed_metadata.schema,
-    ).repeat()
+    """An endless dataset of (transformed features, label, weight) batches.
+
+    Rows without a label to learn from weigh 0, so they change neither the
+    loss nor the metrics.
+    """
+    weight_key = label_weight_name(label_column)
+
+    def split_weight(features, label):
+        features = dict(features)
+        weight = features.pop(weight_key)
+        return features, tf.where(weight > 0, label, tf.zeros_like(label)), weight
+
+    return (
+        data_accessor.tf_dataset_factory(
+            file_pattern,
+            dataset_options.TensorFlowDatasetOptions(
+                batch_size=batch_size, label_key=transformed_name(label_column)
+            ),
+            tf_transform_output.transformed_metadata.schema,
+        )
+        .map(split_weight)
+        .repeat()
+    )
 
 
 def category_sizes(
@@ -131,7 +153,7 @@ def build_keras_model(
     model.compile(
         loss=loss,
         optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
-        metrics=metrics,
+        weighted_metrics=metrics,  # rows of weight 0 (no label) count in neither
     )
     return model
 
@@ -143,11 +165,19 @@ def _concatenate(tensors: list[tf.Tensor]) -> tf.Tensor:
 def label_scale(
     dataset: tf.data.Dataset, batches: int = LABEL_SCALE_BATCHES
 ) -> tuple[float, float]:
-    """The mean and standard deviation of the labels in the first ``batches`` batches."""
-    labels = tf.concat([tf.reshape(y, [-1]) for _, y in dataset.take(batches)], axis=0)
-    labels = tf.cast(labels, tf.float64)
-    spread = float(tf.math.reduce_std(labels))
-    return float(tf.reduce_mean(labels)), spread if spread > 0 else 1.0
+    """The mean and standard deviation of the labels in the first ``batches`` batches.
+
+    ``dataset`` yields (features, label, weight); labels of weight 0 are left out.
+    """
+    labels = []
+    for _, label, weight in dataset.take(batches):
+        kept = tf.boolean_mask(tf.reshape(label, [-1]), tf.reshape(weight, [-1]) > 0)
+        labels.append(tf.cast(kept, tf.float64))
+    values = tf.concat(labels, axis=0) if labels else tf.zeros([0], tf.float64)
+    if int(tf.size(values)) == 0:
+        return 0.0, 1.0
+    spread = float(tf.math.reduce_std(values))
+    return float(tf.reduce_mean(values)), spread if spread > 0 else 1.0
 
 
 def _serving_signature(model, tf_transform_output, preparation: Preparation):
@@ -209,10 +239,10 @@ def run_fn(fn_args: FnArgs) -> None:
     settings = ModelSettings.model_validate(config.get("model", {}))
     batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    label_key = transformed_name(preparation.label.column)
+    label_column = preparation.label.column
 
     def dataset(files: list[str]) -> tf.data.Dataset:
-        return input_fn(files, fn_args.data_accessor, tf_transform_output, batch_size, label_key)
+        return input_fn(files, fn_args.data_accessor, tf_transform_output, batch_size, label_column)
 
     train_dataset = dataset(fn_args.train_files)
     scale = (0.0, 1.0)

@@ -15,7 +15,8 @@ one model input named by ``project.transformed_name``:
   out-of-range code becomes ``size``.
 
 The label becomes 0/1 (binary), the index of its class (multiclass) or a float
-(regression).
+(regression); beside it, a weight of 0 marks the rows the Trainer leaves out
+(no label, or a class the project does not list).
 """
 
 from typing import Any
@@ -23,10 +24,17 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from kubetfx.components.project import Label, Preparation, Threshold, transformed_name
+from kubetfx.components.project import (
+    Label,
+    Preparation,
+    Threshold,
+    label_weight_name,
+    transformed_name,
+)
 
-# A missing value of a vocabulary feature, as a category of its own.
-MISSING_TOKEN = ""
+# A missing value of a vocabulary feature, as a category of its own (tf.Transform
+# leaves empty strings out of a vocabulary).
+MISSING_TOKEN = "__kubetfx_missing__"
 
 
 def vocabulary_name(column: str) -> str:
@@ -112,8 +120,21 @@ def prepare_label(label: Label, inputs: dict[str, Any]) -> tf.Tensor:
     return tf.where(tf.reduce_any(matches, axis=1), index, tf.constant(-1, tf.int64))
 
 
+def label_weight(label: Label, inputs: dict[str, Any], prepared: tf.Tensor) -> tf.Tensor:
+    """1.0 where a row has a label to learn from, 0.0 where it is missing or an unknown class."""
+    raw = inputs[label.column]
+    if isinstance(raw, tf.sparse.SparseTensor):
+        marks = tf.SparseTensor(raw.indices, tf.ones_like(raw.values, tf.float32), raw.dense_shape)
+        present = densify(marks, 0.0)
+    else:
+        present = tf.ones_like(prepared, tf.float32)
+    if label.task == "multiclass":
+        present = present * tf.cast(prepared >= 0, tf.float32)
+    return present
+
+
 def prepare(preparation: Preparation, inputs: dict[str, Any]) -> dict[str, tf.Tensor]:
-    """The model inputs and the label, from the raw features."""
+    """The model inputs, the label and the label's weight, from the raw features."""
     outputs = {}
     for column, feature in preparation.features.items():
         name = transformed_name(column)
@@ -131,7 +152,11 @@ def prepare(preparation: Preparation, inputs: dict[str, Any]) -> dict[str, tf.Te
             )
         else:
             outputs[name] = _codes(raw, feature.size)
-    outputs[transformed_name(preparation.label.column)] = prepare_label(preparation.label, inputs)
+    label = prepare_label(preparation.label, inputs)
+    outputs[transformed_name(preparation.label.column)] = label
+    outputs[label_weight_name(preparation.label.column)] = label_weight(
+        preparation.label, inputs, label
+    )
     return outputs
 
 

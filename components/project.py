@@ -214,6 +214,11 @@ def transformed_name(column: str) -> str:
     return f"{slug}_{hashlib.sha256(column.encode()).hexdigest()[:8]}_xf"
 
 
+def label_weight_name(column: str) -> str:
+    """The transformed feature that weighs each row's label: 0 for none to learn from."""
+    return transformed_name(column).removesuffix("_xf") + "_weight_xf"
+
+
 # -- training and evaluation ----------------------------------------------------
 
 

@@ -9,6 +9,7 @@ those forms. The HTML is self-contained: no scripts, fonts or images fetched.
 
 import html
 import math
+import re
 from typing import Any, NamedTuple
 
 from tfx import types
@@ -134,9 +135,19 @@ def page(title: str, body: str, extra_style: str = "") -> str:
 # Anomalies --------------------------------------------------------------------
 
 
+# Characters Markdown reads as markup (links, images, emphasis, code, headings, lists).
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|~])")
+
+
 def _cell(text: str) -> str:
-    """Text from the data as one Markdown table cell: never markup, never a new cell."""
-    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
+    """Text from the data as one Markdown table cell: never markup, never a new cell.
+
+    Every character Markdown could read as markup is backslash-escaped, and
+    ``&``, ``<`` and ``>`` are written as entities, so that neither Markdown nor
+    HTML in the text takes effect: a renderer shows the text as it is.
+    """
+    text = html.escape(" ".join(text.split()), quote=False)
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def anomalies_markdown(anomalies: types.Artifact) -> str:
@@ -172,10 +183,12 @@ def anomalies_markdown(anomalies: types.Artifact) -> str:
 
 def slice_name(slice_key) -> str:
     """``overall``, or ``column=value, ...`` for a TFMA slice key."""
-    parts = [
-        f"{key.column}={getattr(key, key.WhichOneof('kind'))}"
-        for key in slice_key.single_slice_keys
-    ]
+    parts = []
+    for key in slice_key.single_slice_keys:
+        value = getattr(key, key.WhichOneof("kind"))
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", errors="replace")
+        parts.append(f"{key.column}={value}")
     return ", ".join(parts) or "overall"
 
 

@@ -82,7 +82,7 @@ def test_anomalies_and_evaluation_views(workspace, first_run):
     _, evaluation = _view(workspace, run, "Evaluator", "evaluation_view")
     text = evaluation.read_text()
     assert "Blessed: the model will be pushed." in text
-    assert "| overall |" in text and "trip_start_hour=" in text
+    assert "| overall |" in text and "trip\\_start\\_hour=" in text  # Markdown-escaped
 
 
 def test_metrics_are_numbers_in_the_artifact_metadata(workspace, first_run):

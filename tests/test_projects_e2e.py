@@ -32,19 +32,31 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module", params=list(CASES))
-def project(request, tmp_path_factory):
-    """A dataset, its drafted project and one run of it: (name, folder, init, run)."""
-    name = request.param
-    root = tmp_path_factory.mktemp(name)
-    data = getattr(datasets, name)(root / "data")
-    label, _, _ = CASES[name]
-    init = run_kubetfx("init", str(root / "project"), "--data", str(data), "--label", label)
-    assert init.returncode == 0, init.stdout + init.stderr
-    config = str(root / "project" / "kubetfx.yaml")
-    run = run_kubetfx("run", "--config", config, *FAST)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return name, root, init, run
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    """Builds each dataset's project once, on first use: (name, folder, init, run)."""
+    built = {}
+
+    def project(name: str):
+        if name not in built:
+            root = tmp_path_factory.mktemp(name)
+            data = getattr(datasets, name)(root / "data")
+            label, _, _ = CASES[name]
+            init = run_kubetfx("init", str(root / "project"), "--data", str(data), "--label", label)
+            assert init.returncode == 0, init.stdout + init.stderr
+            config = str(root / "project" / "kubetfx.yaml")
+            run = run_kubetfx("run", "--config", config, *FAST)
+            assert run.returncode == 0, run.stdout + run.stderr
+            built[name] = (name, root, init, run)
+        return built[name]
+
+    return project
+
+
+@pytest.fixture(params=list(CASES))
+def project(request, projects):
+    """A dataset, its drafted project and one run of it."""
+    return projects(request.param)
 
 
 def _executions(root):
@@ -138,10 +150,9 @@ def test_the_pushed_model_answers_raw_rows(project):
         assert 25 <= values.mean() <= 346  # in the label's own units
 
 
-def test_the_report_draws_the_roc_curve_and_the_confusion_matrix(project, tmp_path):
-    name, root, _, run = project
-    if CASES[name][1] != "binary":
-        pytest.skip("one report is enough: the binary one has both pictures")
+def test_the_report_draws_the_roc_curve_and_the_confusion_matrix(projects, tmp_path):
+    """One report is enough: the binary project's has both pictures."""
+    _, root, _, run = projects("breast_cancer")
     run_id = next(w for w in run.stdout.split() if w.startswith("20"))
     page = tmp_path / "report.html"
     config = str(root / "project" / "kubetfx.yaml")
@@ -155,11 +166,12 @@ def test_the_report_draws_the_roc_curve_and_the_confusion_matrix(project, tmp_pa
     assert rendered.dom.count('aria-label="ROC curve"') == 1
 
 
-def test_the_compiled_project_runs_as_the_kfp_backend_runs_it(project, tmp_path):
-    """`compile --config` carries the project: the stock entrypoint runs it, task by task."""
-    name, root, _, _ = project
-    if CASES[name][1] != "multiclass":
-        pytest.skip("one emulation is enough: the multiclass one has the most views")
+def test_the_compiled_project_runs_as_the_kfp_backend_runs_it(projects, tmp_path):
+    """`compile --config` carries the project: the stock entrypoint runs it, task by task.
+
+    One emulation is enough: the multiclass project's has the most views.
+    """
+    _, root, _, _ = projects("iris")
     package = tmp_path / "iris.yaml"
     config = str(root / "project" / "kubetfx.yaml")
     compiled = run_kubetfx("compile", "--config", config, "--output", str(package))

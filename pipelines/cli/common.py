@@ -8,7 +8,7 @@ from importlib import metadata as importlib_metadata
 
 import click
 
-from kubetfx.pipelines.definition.settings import DEFAULT_OUTPUT_DIR, default_output_dir
+from kubetfx.pipelines.definition.settings import default_output_dir
 from kubetfx.pipelines.errors import UserError
 
 
@@ -80,12 +80,12 @@ def output_dir_for(config_path: str | None, output_dir: str | None) -> str:
     """--output-dir if given, else the project's default output folder."""
     if output_dir is not None:
         return output_dir
-    if config_path is None:
-        return DEFAULT_OUTPUT_DIR
-    from kubetfx.pipelines.project.loader import PROJECT_FILE
+    from kubetfx.pipelines.project.loader import PROJECT_FILE, bundled_project
 
-    path = os.path.join(config_path, PROJECT_FILE) if os.path.isdir(config_path) else config_path
-    return default_output_dir(path, bundled=False)
+    path = bundled_project() if config_path is None else os.path.abspath(config_path)
+    if os.path.isdir(path):
+        path = os.path.join(path, PROJECT_FILE)
+    return default_output_dir(path, bundled=path == bundled_project())
 
 
 def parse_beam_args(text: str) -> tuple[str, ...]:

@@ -71,6 +71,13 @@ def compile_command(output, image, pipeline_root, beam_args, config_path) -> Non
         f"kubetfx: wrote {output}: {loaded.project.name}, {tasks} tasks in {image}; "
         f"parameters: {parameters}"
     )
+    data = loaded.project.data
+    if "://" not in data:
+        click.echo(
+            f"kubetfx: note: data_root defaults to {data}, a folder of this machine: "
+            "`kubetfx emulate` reads it, tasks on a cluster cannot",
+            err=True,
+        )
 
 
 @cli.command()

@@ -17,30 +17,34 @@ from kubetfx.pipelines.cli.common import (
 )
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 
+# The settings of a project that options of `kubetfx run` replace.
+OPTION_SETTINGS = {
+    "--data": "data",
+    "--schema": "schema",
+    "--train-steps": "training.train_steps",
+    "--eval-steps": "training.eval_steps",
+    "--min-accuracy": "evaluation.gate.threshold",
+}
 
-def overrides(
-    loaded, data_root, train_steps, eval_steps, min_accuracy, schema_file
-) -> dict[str, object]:
-    """The project settings the command line replaces, by their dotted names."""
-    changes: dict[str, object] = {}
-    if data_root is not None:
-        changes["data"] = os.path.abspath(data_root)
-    if schema_file is not None:
-        changes["schema"] = os.path.abspath(schema_file)
-    if train_steps is not None:
-        changes["training.train_steps"] = train_steps
-    if eval_steps is not None:
-        changes["training.eval_steps"] = eval_steps
-    if min_accuracy is not None:
-        from kubetfx.components.project import ACCURACY_METRICS
 
-        gate = loaded.project.evaluation.gate.metric
-        if gate != ACCURACY_METRICS.get(loaded.project.label.task):
-            raise UserError(
-                f"--min-accuracy sets an accuracy gate, but this project gates on {gate}; "
-                f"set evaluation.gate.threshold in {loaded.path}"
-            )
-        changes["evaluation.gate.threshold"] = min_accuracy
+def overrides(loaded, given: dict[str, object]) -> dict[str, object]:
+    """The project settings the options in ``given`` (option: value) replace."""
+    changes = {}
+    for option, value in given.items():
+        if value is None:
+            continue
+        if option in ("--data", "--schema"):
+            value = os.path.abspath(str(value))
+        if option == "--min-accuracy":
+            from kubetfx.components.project import ACCURACY_METRICS
+
+            gate = loaded.project.evaluation.gate.metric
+            if gate != ACCURACY_METRICS.get(loaded.project.label.task):
+                raise UserError(
+                    f"--min-accuracy sets an accuracy gate, but this project gates on {gate}; "
+                    f"set evaluation.gate.threshold in {loaded.path}"
+                )
+        changes[OPTION_SETTINGS[option]] = value
     return changes
 
 
@@ -116,9 +120,17 @@ def run(
     args = parse_beam_args(beam_args)
     loaded = load(config_path)
     try:
-        changes = overrides(loaded, data_root, train_steps, eval_steps, min_accuracy, schema_file)
+        given = {
+            "--data": data_root,
+            "--schema": schema_file,
+            "--train-steps": train_steps,
+            "--eval-steps": eval_steps,
+            "--min-accuracy": min_accuracy,
+        }
+        changes = overrides(loaded, given)
         if changes:
-            loaded = loaded.with_overrides(**changes)
+            options = {setting: option for option, setting in OPTION_SETTINGS.items()}
+            loaded = loaded.with_overrides(changes, options)
     except UserError as e:
         fail(e)
     try:

@@ -39,6 +39,10 @@ class UserFunction:
         return self.module_path in GENERIC_MODULES
 
 
+def _same_file(origin: str | None, path: str) -> bool:
+    return bool(origin) and os.path.exists(origin) and os.path.samefile(origin, path)
+
+
 def _digest(*chunks: bytes) -> str:
     digest = hashlib.sha256()
     for chunk in chunks:
@@ -67,6 +71,15 @@ def resolve(reference: str | None, generic: str) -> UserFunction:
             raise ValueError(
                 f"{os.path.basename(path)} cannot be imported as a module; "
                 "name the file like a Python module (letters, digits, underscores)"
+            )
+        try:
+            other = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            other = None
+        if other is not None and not _same_file(other.origin, path):
+            raise ValueError(
+                f"{os.path.basename(path)} has the name of the module {module} "
+                f"({other.origin}), which Python would import instead: rename the file"
             )
         with open(path, "rb") as f:
             fingerprint = _digest(f.read())

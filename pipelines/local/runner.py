@@ -43,7 +43,7 @@ def local_data(loaded: ProjectFile) -> ProjectFile:
         resolved = resolve_package_path(data)
     except ValueError as error:
         raise loaded.error(("data",), str(error)) from None
-    return loaded if resolved == data else loaded.with_overrides(data=resolved)
+    return loaded if resolved == data else loaded.with_overrides({"data": resolved})
 
 
 def check_inputs(loaded: ProjectFile, settings: RunSettings) -> None:

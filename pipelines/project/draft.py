@@ -15,6 +15,8 @@ import json
 import math
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable
 from typing import Any
 
@@ -43,6 +45,11 @@ ALMOST_EMPTY = 0.95
 NOTABLY_EMPTY = 0.05
 # Slices are suggested among categorical features with at most this many values.
 MAX_SLICE_VALUES = 20
+# An accuracy gate never asks for a perfect model.
+MAX_ACCURACY_GATE = 0.99
+# A binary label with one class above this share is gated on AUC instead of accuracy.
+IMBALANCED = 0.9
+IMBALANCED_AUC_GATE = 0.7
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,8 +133,11 @@ def _number(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _typed(text: str, integer: bool) -> Any:
-    return int(float(text)) if integer else text
+def _typed(text: str, integer: bool, numeric: bool) -> Any:
+    """A label value as the project file writes it: a whole number, a number, or text."""
+    if integer:
+        return int(float(text))
+    return float(text) if numeric else text
 
 
 def guess_label(name: str, counts: collections.Counter, task: str | None = None) -> LabelGuess:
@@ -151,6 +161,7 @@ def guess_label(name: str, counts: collections.Counter, task: str | None = None)
     distinct = len(values)
     listed = ", ".join(sorted(values, key=lambda v: (numbers[v] or 0, v))[:5])
     listed += ", ..." if distinct > 5 else ""
+    check = task is None  # a guessed task is for a person to check
     if task is None:
         if distinct == 2:
             task = "binary"
@@ -165,9 +176,10 @@ def guess_label(name: str, counts: collections.Counter, task: str | None = None)
             task = "multiclass"
         else:
             task = "regression"
-        note = f"check: guessed from {distinct} values ({listed})"
+        note = f"guessed from {distinct} values ({listed})"
     else:
         note = f"{distinct} values ({listed})"
+    mark = "check: " if check else ""
     if task == "binary" and distinct != 2:
         raise UserError(
             f"binary needs a label with 2 values, but {name} has {distinct} ({listed}): "
@@ -190,33 +202,46 @@ def guess_label(name: str, counts: collections.Counter, task: str | None = None)
         )
         return LabelGuess(
             task,
-            note,
+            mark + note,
             gate_metric="root_mean_squared_error",
             gate_threshold=float(f"{spread:.4g}"),
             gate_note="the label's standard deviation: what always answering the mean scores",
         )
     majority = max(values.values()) / (rows - empty)
-    threshold = min(1.0, math.floor(majority * 100 + 1) / 100)
-    gate_note = (
-        f"above {majority:.1%}, the share of the most common class: better than always "
-        "answering it"
+    # Above the most common class's share: better than always answering it.
+    threshold = min(MAX_ACCURACY_GATE, math.floor(majority * 100 + 1) / 100)
+    gate_metric, gate_note = (
+        ACCURACY_METRICS[task],
+        (
+            f"above {majority:.1%}, the share of the most common class: better than always "
+            "answering it"
+        ),
     )
+    if task == "binary" and majority > IMBALANCED:
+        # Accuracy says little when one class is nearly all; always answering it scores 0.5 AUC.
+        gate_metric, threshold = "auc", IMBALANCED_AUC_GATE
+        gate_note = (
+            f"check: {majority:.1%} of rows are one class, so the gate is on AUC, where always "
+            "answering it scores 0.5"
+        )
     ordered = sorted(values, key=lambda v: (numbers[v] if numeric else 0, v))
     if task == "binary":
         positive, positive_note = _positive(ordered, values)
+        if "rarer" in positive_note:
+            mark = "check: "
         return LabelGuess(
             task,
-            f"{note}; {positive_note}",
-            positive=_typed(positive, integer),
-            gate_metric=ACCURACY_METRICS[task],
+            f"{mark}{note}; {positive_note}",
+            positive=_typed(positive, integer, numeric),
+            gate_metric=gate_metric,
             gate_threshold=threshold,
             gate_note=gate_note,
         )
     return LabelGuess(
         task,
-        note,
-        classes=[_typed(v, integer) for v in ordered],
-        gate_metric=ACCURACY_METRICS[task],
+        mark + note,
+        classes=[_typed(v, integer, numeric) for v in ordered],
+        gate_metric=gate_metric,
         gate_threshold=threshold,
         gate_note=gate_note,
     )
@@ -233,7 +258,7 @@ def _positive(ordered: list[str], counts: dict[str, int]) -> tuple[str, str]:
         if value.strip().lower() in _POSITIVE_WORDS:
             return value, f"positive: {value}"
     rarer = min(ordered, key=lambda v: (counts[v], v))
-    return rarer, f"check: positive is the rarer value, {rarer}"
+    return rarer, f"positive is the rarer value, {rarer}"
 
 
 # -- reading the data -------------------------------------------------------------
@@ -370,6 +395,22 @@ def render(
     return "\n".join(lines) + "\n"
 
 
+def require_label(schema, label: str, guess: LabelGuess) -> None:
+    """Makes the label required in the drafted schema, and its classes its only values.
+
+    A row without a label cannot be learnt from or judged: the data gate stops
+    such data, rather than the Trainer training on a made-up label.
+    """
+    feature = next(f for f in schema.feature if f.name == label)
+    if not feature.HasField("shape"):  # a fixed shape already asks for one value per row
+        feature.value_count.min = 1
+        feature.value_count.max = 1
+    feature.presence.min_fraction = 1.0
+    if guess.classes and all(isinstance(c, int) for c in guess.classes):
+        feature.int_domain.min = min(guess.classes)
+        feature.int_domain.max = max(guess.classes)
+
+
 def _few_values(guess: Guess, column: Column | None) -> bool:
     """Whether a column's values are few enough to break metrics down by."""
     if isinstance(guess.spec, dict):
@@ -436,12 +477,19 @@ def draft_project(
             f"no column of {data_root} besides {label} can be a feature (all are empty, "
             "constant or ids); there is nothing to learn from"
         )
-    tfdv.write_schema_text(schema, f"{schema_path}.tmp")
-    with open(f"{project_path}.tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(f"{schema_path}.tmp", schema_path)
-    os.replace(f"{project_path}.tmp", project_path)
-    load_project(project_path)  # the draft must read back as a valid project
+    require_label(schema, label, label_guess)
+    # Written and read back in a scratch folder first: a draft that does not load
+    # as a project replaces nothing.
+    scratch = tempfile.mkdtemp(prefix=".kubetfx-init-", dir=folder)
+    try:
+        tfdv.write_schema_text(schema, os.path.join(scratch, SCHEMA_FILE))
+        with open(os.path.join(scratch, PROJECT_FILE), "w", encoding="utf-8") as f:
+            f.write(text)
+        load_project(scratch)
+        os.replace(os.path.join(scratch, SCHEMA_FILE), schema_path)
+        os.replace(os.path.join(scratch, PROJECT_FILE), project_path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     return Draft(
         project_path,
         schema_path,

@@ -24,6 +24,8 @@ from kubetfx.pipelines.errors import UserError
 
 PROJECT_FILE = "kubetfx.yaml"
 Loc = tuple[str | int, ...]
+# A location with a scheme (gs://, s3://, ...): kept as written, never made a local path.
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def bundled_project() -> str:
@@ -55,6 +57,8 @@ class ProjectFile:
     path: str
     schema_text: str
     lines: dict[Loc, int]
+    # Settings given on the command line, by dotted name, with the option that gave them.
+    options: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def folder(self) -> str:
@@ -65,8 +69,8 @@ class ProjectFile:
         return os.path.abspath(self.path) == os.path.abspath(bundled_project())
 
     def error(self, loc: Loc, message: str) -> UserError:
-        """A one-line error that names the file, the line and the setting at ``loc``."""
-        return UserError(_located(self.path, self.lines, loc, message))
+        """A one-line error naming where the setting at ``loc`` came from: line or option."""
+        return _error(self.path, self.lines, self.options, loc, message)
 
     def schema(self):
         from google.protobuf import text_format
@@ -74,10 +78,13 @@ class ProjectFile:
 
         return text_format.Parse(self.schema_text, schema_pb2.Schema())
 
-    def with_overrides(self, **changes: Any) -> "ProjectFile":
-        """The project with command-line values in place of the file's, checked again.
+    def with_overrides(
+        self, changes: dict[str, Any], options: dict[str, str] | None = None
+    ) -> "ProjectFile":
+        """The project with other values for some settings, checked again.
 
-        ``changes`` maps a dotted setting (``training.train_steps``) to its value.
+        ``changes`` maps a dotted setting (``training.train_steps``) to its value;
+        ``options`` names the command-line option each came from, for errors.
         """
         data = self.project.model_dump(by_alias=True, exclude_none=True)
         for dotted, value in changes.items():
@@ -86,11 +93,12 @@ class ProjectFile:
             for key in parents:
                 target = target.setdefault(key, {})
             target[last] = value
-        project = _validate(data, self.path, self.lines)
+        given = {**self.options, **(options or {})}
+        project = _validate(data, self.path, self.lines, given)
         schema_text = self.schema_text
         if project.schema_file != self.project.schema_file:
-            schema_text = _read_schema(project.schema_file, self.path, self.lines)
-        loaded = ProjectFile(project, self.path, schema_text, self.lines)
+            schema_text = _read_schema(project.schema_file, self.path, self.lines, given)
+        loaded = ProjectFile(project, self.path, schema_text, self.lines, given)
         check_against_schema(loaded)
         return loaded
 
@@ -104,8 +112,11 @@ def load_project(path: str | None = None) -> ProjectFile:
         raise UserError(
             f"no project file at {path}; write one with `kubetfx init DIR --data ... --label ...`"
         )
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save the project file as UTF-8") from None
     try:
         root = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
@@ -125,18 +136,20 @@ def load_project(path: str | None = None) -> ProjectFile:
     return loaded
 
 
-def _validate(data: dict[str, Any], path: str, lines: dict[Loc, int]) -> model.Project:
+def _validate(
+    data: dict[str, Any], path: str, lines: dict[Loc, int], options: dict[str, str] | None = None
+) -> model.Project:
     try:
         return model.Project.model_validate(data)
     except model.ProjectError as e:
-        raise UserError(_located(path, lines, e.loc, e.message)) from None
+        raise _error(path, lines, options or {}, e.loc, e.message) from None
     except ValidationError as e:
-        raise UserError(_first_error(e, path, lines)) from None
+        raise _error(path, lines, options or {}, *_first_error(e, lines)) from None
 
 
 def _with_absolute_paths(project: model.Project, folder: str) -> model.Project:
     def absolute(value: str) -> str:
-        if value.startswith(PACKAGE_SCHEME):
+        if value.startswith(PACKAGE_SCHEME) or _URI.match(value):
             return value
         return os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
 
@@ -161,24 +174,20 @@ def _with_absolute_paths(project: model.Project, folder: str) -> model.Project:
     )
 
 
-def _read_schema(schema_path: str, path: str, lines: dict[Loc, int]) -> str:
+def _read_schema(
+    schema_path: str, path: str, lines: dict[Loc, int], options: dict[str, str] | None = None
+) -> str:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     if not os.path.isfile(schema_path):
-        raise UserError(
-            _located(
-                path,
-                lines,
-                ("schema",),
-                f"{schema_path} does not exist; draft one with `kubetfx schema --data DIR`",
-            )
-        )
-    with open(schema_path, encoding="utf-8") as f:
-        text = f.read()
+        message = f"{schema_path} does not exist; draft one with `kubetfx schema --data DIR`"
+        raise _error(path, lines, options or {}, ("schema",), message)
     try:
+        with open(schema_path, encoding="utf-8") as f:
+            text = f.read()
         text_format.Parse(text, schema_pb2.Schema())
-    except text_format.ParseError as e:
+    except (text_format.ParseError, UnicodeDecodeError) as e:
         raise UserError(f"{schema_path}: not a text-format TFX schema ({e})") from None
     return text
 
@@ -246,9 +255,9 @@ def check_against_schema(loaded: ProjectFile) -> None:
             f"{label.column} holds numbers, so the positive class is a number, not "
             f"{label.positive!r}",
         )
-    if label.classes and kind == _INT and not all(isinstance(c, int) for c in label.classes):
+    if label.classes and numeric and not all(isinstance(c, int) for c in label.classes):
         raise loaded.error(
-            ("label", "classes"), f"{label.column} holds whole numbers, so must the classes"
+            ("label", "classes"), f"{label.column} holds numbers, so the classes are whole numbers"
         )
     for index, column in enumerate(project.evaluation.slices):
         kind_of(("evaluation", "slices", index), column)
@@ -355,8 +364,8 @@ _WORDS = {
 }
 
 
-def _first_error(error: ValidationError, path: str, lines: dict[Loc, int]) -> str:
-    """The first problem pydantic found, said plainly.
+def _first_error(error: ValidationError, lines: dict[Loc, int]) -> tuple[Loc, str]:
+    """The first problem pydantic found, said plainly, with the setting it is about.
 
     An unknown key comes first, since a misspelt key also makes the right one
     missing; failed alternatives of one setting are said together.
@@ -367,22 +376,32 @@ def _first_error(error: ValidationError, path: str, lines: dict[Loc, int]) -> st
     place = _yaml_loc(loc, lines)
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(loc[-1]), _fields(), n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        return _located(path, lines, loc, f"unknown setting{hint}")
+        return loc, "unknown setting" + (f"; did you mean {close[0]}?" if close else "")
     if kind == "missing":
-        return _located(path, lines, loc[:-1], f"{loc[-1]} is missing; add it")
+        return loc[:-1], f"{loc[-1]} is missing; add it"
     if kind == "union_tag_invalid":
         ctx = first.get("ctx", {})
         expected = ctx.get("expected_tags", "").replace("'", "")
-        return _located(path, lines, loc, f"{ctx.get('tag')!r} is not one of: {expected}")
+        return loc, f"{ctx.get('tag')!r} is not one of: {expected}"
     if kind == "string_pattern_mismatch":
         field = _fields().get(str(place[-1]) if place else "")
         if field is not None and field.description:
-            return _located(path, lines, loc, f"{first['input']!r} is not {field.description}")
+            return loc, f"{first['input']!r} is not {field.description}"
     alternatives = [e for e in errors if _yaml_loc(e["loc"], lines) == place]
     if len(alternatives) > 1 and all(e["type"] in _WORDS for e in alternatives):
         words = list(dict.fromkeys(_WORDS[e["type"]] for e in alternatives))
         expected = ", ".join(words[:-1]) + f" or {words[-1]}"
-        return _located(path, lines, loc, f"{first['input']!r} is not {expected}")
-    message = first["msg"]
-    return _located(path, lines, loc, message[0].lower() + message[1:])
+        return loc, f"{first['input']!r} is not {expected}"
+    message = first["msg"].replace("Input should be", "must be")
+    return loc, message[0].lower() + message[1:]
+
+
+def _error(
+    path: str, lines: dict[Loc, int], options: dict[str, str], loc: Loc, message: str
+) -> UserError:
+    """The one-line error about the setting at ``loc``: from an option, or from a line."""
+    dotted = ".".join(str(part) for part in loc)
+    for setting, option in options.items():
+        if dotted == setting or dotted.startswith(f"{setting}."):
+            return UserError(f"{option}: {message}")
+    return UserError(_located(path, lines, loc, message))

@@ -101,15 +101,30 @@ def test_a_project_without_numbers_still_has_a_deep_part():
     assert [layer.units for layer in dense] == [16, 8, 1]
 
 
-def test_the_label_scale_is_read_from_the_data():
-    dataset = tf.data.Dataset.from_tensor_slices(
-        ({"x": np.zeros((6, 1))}, np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
-    ).batch(2)
-    mean, spread = model.label_scale(dataset)
+def test_the_label_scale_is_read_from_the_rows_that_have_a_label():
+    labels = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.0])
+    weights = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0])  # the last row has no label
+    dataset = tf.data.Dataset.from_tensor_slices(({"x": np.zeros((7, 1))}, labels, weights))
+    mean, spread = model.label_scale(dataset.batch(2))
     assert mean == pytest.approx(3.5)
     assert spread == pytest.approx(np.std([1, 2, 3, 4, 5, 6]))
-    constant = tf.data.Dataset.from_tensor_slices(({"x": np.zeros((2, 1))}, [3.0, 3.0])).batch(2)
-    assert model.label_scale(constant) == (3.0, 1.0)
+    constant = tf.data.Dataset.from_tensor_slices(({"x": np.zeros((2, 1))}, [3.0, 3.0], [1.0, 1.0]))
+    assert model.label_scale(constant.batch(2)) == (3.0, 1.0)
+
+
+def test_rows_of_weight_zero_do_not_train_the_model():
+    rng = np.random.default_rng(3)
+    batch = _batch(256, rng)
+    labels = (batch["size_xf"][:, 0] > 0).astype("int64")
+    weights = np.ones(256)
+    wrong = labels.copy()
+    wrong[:128] = 2 - 2 * labels[:128]  # half the rows carry a wrong class, weighted 0
+    weights[:128] = 0.0
+    preparation = _preparation("multiclass", classes=["a", "b", "c"])
+    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
+    built.fit(batch, wrong, sample_weight=weights, epochs=40, batch_size=64, verbose=0)
+    predicted = built.predict(batch, verbose=0).argmax(axis=1)
+    assert (predicted[:128] == labels[:128]).mean() > 0.85  # learnt from the weighted half
 
 
 def test_the_label_info_names_the_classes(tmp_path):

@@ -57,10 +57,11 @@ def taxi(tmp_path_factory):
     return rows, preparation, output
 
 
-def test_outputs_every_model_input_and_the_label(taxi):
+def test_outputs_every_model_input_the_label_and_its_weight(taxi):
     _, preparation, output = taxi
-    expected = {transformed_name(c) for c in preparation.features} | {"tips_xf"}
+    expected = {transformed_name(c) for c in preparation.features} | {"tips_xf", "tips_weight_xf"}
     assert set(output[0]) == expected
+    assert {out["tips_weight_xf"] for out in output} == {1.0}
 
 
 def test_a_threshold_label_marks_tips_over_twenty_percent_of_fare(taxi):
@@ -120,9 +121,10 @@ def flowers(tmp_path_factory):
     return preparation, _transform(tmp_path_factory.mktemp("tft"), preparation, spec, instances)
 
 
-def test_a_text_label_becomes_its_class_index_and_an_unknown_one_minus_one(flowers):
+def test_a_text_label_becomes_its_class_index_and_an_unknown_one_weighs_nothing(flowers):
     _, output = flowers
     assert [out["species_xf"] for out in output] == [0, 2, 1, -1]
+    assert [out["species_weight_xf"] for out in output] == [1.0, 1.0, 1.0, 0.0]
 
 
 def test_odd_column_names_become_valid_tensor_names():
@@ -148,7 +150,8 @@ def test_a_missing_category_is_a_value_of_its_own(flowers):
     _, output = flowers
     codes = [out["colour_xf"] for out in output]
     assert codes[0] == codes[1]
-    assert len({codes[0], codes[2], codes[3]}) == 3
+    # red, blue and the missing one: three entries of the vocabulary, none hashed
+    assert sorted({codes[0], codes[2], codes[3]}) == [0, 1, 2]
 
 
 def test_binary_and_regression_labels(tmp_path):
@@ -167,6 +170,7 @@ def test_binary_and_regression_labels(tmp_path):
     )
     output = _transform(tmp_path / "regression", regression, spec, instances)
     assert [out["y_xf"] for out in output] == pytest.approx([1.0, 7.0, 4.0])  # mean fills in
+    assert [out["y_weight_xf"] for out in output] == [1.0, 1.0, 0.0]  # and weighs nothing
 
 
 def test_without_the_project_preprocessing_names_what_is_missing():

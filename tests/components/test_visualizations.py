@@ -1,7 +1,9 @@
 """The evaluation views, read from TFMA output files written with TFMA's own protos."""
 
+import html
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -79,9 +81,11 @@ def test_an_unblessed_model_names_the_threshold_it_missed(tmp_path):
     text = visualizations.evaluation_markdown(uri, _blessing(False))
     assert "**Not blessed: not pushed.**" in text
     assert "Compared with the model currently pushed." in text
-    assert "| trip_start_hour=7 | binary_accuracy | 0.5500 | Metric value 0.55 is below" in text
-    assert "| binary_accuracy | at least 0.6 |" in text
-    assert "| binary_accuracy | no lower than the pushed model's |" in text
+    assert (
+        "| trip\\_start\\_hour=7 | binary\\_accuracy | 0.5500 | Metric value 0.55 is below" in text
+    )
+    assert "| binary\\_accuracy | at least 0.6 |" in text
+    assert "| binary\\_accuracy | no lower than the pushed model's |" in text
     rows = [line for line in text.splitlines() if line.startswith("| overall")]
     assert rows == ["| overall | 0.6200 (baseline 0.7100) |"]
 
@@ -95,7 +99,7 @@ def test_a_first_model_is_judged_on_thresholds_alone(tmp_path):
     assert "No model was pushed before" in text
     assert "Failed thresholds" not in text
     assert visualizations.thresholds(uri) == [("binary_accuracy", "at least 0.6")]
-    assert "| trip_start_hour=7 | 0.5500 |" in text
+    assert "| trip\\_start\\_hour=7 | 0.5500 |" in text
     assert visualizations.overall_metrics(uri) == {"binary_accuracy": 0.62}
 
 
@@ -150,18 +154,22 @@ def _write_classifier(directory: Path, plot: metrics_for_slice_pb2.PlotData) -> 
 
 
 def test_per_class_metrics_are_named_by_class_and_class_names_stay_text(tmp_path):
+    import markdown
+
     uri = _write_classifier(tmp_path / "evaluation", metrics_for_slice_pb2.PlotData())
-    names = ["<script>alert(1)</script>", "b|c"]
+    names = ["<script>alert(1)</script>", "![b](http://example.com/x.png)|c"]
     assert visualizations.overall_metrics(uri, names) == {
         "sparse_categorical_accuracy": 0.9,
         "precision (<script>alert(1)</script>)": 0.8,
-        "precision (b|c)": 1.0,
+        "precision (![b](http://example.com/x.png)|c)": 1.0,
     }
     assert visualizations.overall_metrics(uri)["precision (1)"] == 1.0  # no names: the id
     text = visualizations.evaluation_markdown(uri, _blessing(True), names)
-    assert "<script>" not in text
-    assert "precision (&lt;script&gt;alert(1)&lt;/script&gt;)" in text
-    assert "precision (b\\|c)" in text
+    page = markdown.markdown(text, extensions=["tables"])  # as the report renders it
+    assert "<script" not in page and "<img" not in page and "<a " not in page
+    header = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
+    cells = [html.unescape(c) for c in re.findall(r"<th>(.*?)</th>", header)]
+    assert {f"precision ({name})" for name in names} <= set(cells)
 
 
 def _binary_plot(thresholds):
@@ -182,12 +190,13 @@ def _binary_plot(thresholds):
 
 
 def test_a_binary_classifier_gives_the_dashboard_a_roc_curve_and_a_confusion_matrix(tmp_path):
-    thresholds = [-1e-7] + [i / 1000 for i in range(1001)] + [float("nan")]
+    # As TFMA places 101 thresholds: just below 0, i / 100, just above 1; and a broken one.
+    thresholds = [-1e-7] + [(i + 1) / 100 for i in range(99)] + [1 + 1e-7, float("nan")]
     uri = _write_classifier(tmp_path / "evaluation", _binary_plot(thresholds))
     metrics = visualizations.classification_metrics(uri, ["no", "yes"])
 
     curve = metrics["confidenceMetrics"]
-    assert 50 <= len(curve) <= visualizations.MAX_ROC_POINTS
+    assert len(curve) == 101 <= visualizations.MAX_ROC_POINTS
     assert set(curve[0]) == {"confidenceThreshold", "falsePositiveRate", "recall"}
     for point in curve:  # finite numbers only: the dashboard shows an error otherwise
         assert all(math.isfinite(v) and 0 <= v <= 1 for v in point.values()), point

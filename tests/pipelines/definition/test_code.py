@@ -51,6 +51,12 @@ def test_a_file_name_python_cannot_import_is_refused(tmp_path):
         code.resolve(f"{tmp_path}/my-features.py:fn", "unused")
 
 
+def test_a_file_named_like_an_installed_module_is_refused(tmp_path):
+    (tmp_path / "json.py").write_text("def run_fn(fn_args):\n    pass\n")
+    with pytest.raises(ValueError, match="json.py has the name of the module json .*rename"):
+        code.resolve(f"{tmp_path}/json.py:run_fn", "unused")
+
+
 def test_the_error_names_the_project_line(tmp_path):
     text = open(TAXI.path).read()
     text = text.replace("evaluation:", "code:\n  run_fn: missing.py:run_fn\n\nevaluation:")

@@ -56,8 +56,14 @@ def test_two_values_make_a_binary_task_with_1_as_positive():
 
 def test_a_text_label_with_two_values_takes_the_rarer_as_positive_unless_it_says_yes():
     guess = guess_label("income", collections.Counter({"<=50K": 75, ">50K": 25}))
-    assert guess.positive == ">50K" and "check: positive is the rarer value" in guess.note
-    assert guess_label("churn", collections.Counter({"no": 10, "Yes": 90})).positive == "Yes"
+    assert guess.positive == ">50K"
+    assert (
+        guess.note
+        == "check: guessed from 2 values (<=50K, >50K); positive is the rarer value, >50K"
+    )
+    churn = guess_label("churn", collections.Counter({"no": 10, "Yes": 90}), task="binary")
+    assert churn.positive == "Yes"
+    assert churn.note == "2 values (Yes, no); positive: Yes"  # asked for and named: no check
 
 
 def test_text_or_few_integers_make_classes_and_many_numbers_a_regression():
@@ -161,3 +167,25 @@ def test_init_refuses_before_it_writes_anything(tmp_path):
     with pytest.raises(UserError, match="schema.pbtxt already exists; pass --force"):
         draft.draft_project(str(tmp_path / "q"), str(data), "x")
     assert (tmp_path / "q" / "schema.pbtxt").read_text() == "kept"
+
+
+def test_an_imbalanced_binary_label_is_gated_on_auc():
+    guess = guess_label("fraud", collections.Counter({"0": 97, "1": 3}))
+    assert (guess.gate_metric, guess.gate_threshold) == ("auc", 0.7)
+    assert guess.gate_note.startswith("check: 97.0% of rows are one class")
+    rare = guess_label("kind", collections.Counter({"a": 995, "b": 3, "c": 2}))
+    assert rare.gate_threshold == 0.99  # never a perfect model
+
+
+def test_init_drafts_a_project_that_loads_with_the_label_required(tmp_path):
+    rows = [[i, ["red", "blue", ""][i % 3], 0.5 if i % 4 else 1.5] for i in range(40)]
+    data = _csv(tmp_path / "data", ["size", "colour", "score"], rows)
+    result = draft.draft_project(str(tmp_path / "p"), str(data), "score")
+    loaded = load_project(str(tmp_path / "p"))
+    assert result.task == "binary"
+    assert loaded.project.label.positive == 1.5  # the rarer value, as a number
+    assert loaded.project.features["colour"].transform == "vocabulary"
+    label = next(f for f in loaded.schema().feature if f.name == "score")
+    assert label.presence.min_fraction == 1.0
+    assert label.HasField("shape") or label.value_count.min == 1
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["kubetfx.yaml", "schema.pbtxt"]

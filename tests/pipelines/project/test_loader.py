@@ -90,7 +90,7 @@ def test_the_bundled_taxi_project_loads():
         (
             "size: 10",
             "size: 1",
-            "13: features.count.size: input should be greater than or equal to 2",
+            "13: features.count.size: must be greater than or equal to 2",
         ),
         (
             "  count: {transform: identity, size: 10}",
@@ -190,12 +190,43 @@ def test_a_missing_or_broken_schema(tmp_path):
 
 def test_overrides_are_checked_like_the_file(tmp_path):
     loaded = load_project(str(_write(tmp_path)))
-    changed = loaded.with_overrides(**{"training.train_steps": 20, "data": "/elsewhere"})
+    changed = loaded.with_overrides({"training.train_steps": 20, "data": "/elsewhere"})
     assert changed.project.training.train_steps == 20
     assert changed.project.data == "/elsewhere"
     assert changed.lines == loaded.lines
     with pytest.raises(UserError, match="kubetfx.yaml:21: evaluation.gate.threshold: .*between 0"):
-        loaded.with_overrides(**{"evaluation.gate.threshold": 3.0})
+        loaded.with_overrides({"evaluation.gate.threshold": 3.0})
+
+
+def test_an_override_that_is_wrong_names_its_option_not_the_file(tmp_path):
+    loaded = load_project(str(_write(tmp_path)))
+    options = {"training.train_steps": "--train-steps", "schema": "--schema"}
+    with pytest.raises(UserError) as raised:
+        loaded.with_overrides({"training.train_steps": 20_000_000}, options)
+    assert str(raised.value) == "--train-steps: must be less than or equal to 10000000"
+    with pytest.raises(UserError, match=r"^--schema: /nowhere/s.pbtxt does not exist"):
+        loaded.with_overrides({"schema": "/nowhere/s.pbtxt"}, options)
+
+
+def test_locations_with_a_scheme_are_kept_as_written(tmp_path):
+    text = PROJECT.replace("data: data", "data: gs://bucket/flowers")
+    assert load_project(str(_write(tmp_path, text))).project.data == "gs://bucket/flowers"
+
+
+def test_a_file_that_is_not_utf8(tmp_path):
+    path = _write(tmp_path)
+    path.write_bytes(PROJECT.encode("utf-16"))
+    with pytest.raises(UserError, match="is not UTF-8 text"):
+        load_project(str(path))
+
+
+def test_classes_of_a_numeric_label_are_numbers(tmp_path):
+    schema = SCHEMA.replace('name: "species" type: BYTES', 'name: "species" type: FLOAT')
+    text = PROJECT.replace("task: binary\n  positive: yes", "task: multiclass\n  classes: [a, b]")
+    text = text.replace("binary_accuracy", "sparse_categorical_accuracy")
+    assert _error(tmp_path, text, schema) == (
+        "8: label.classes: species holds numbers, so the classes are whole numbers"
+    )
 
 
 def test_the_data_must_have_every_column_the_project_reads(tmp_path):
