@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Compiles the taxi pipeline for the loaded image, submits it and follows the run.
+# Compiles a project's pipeline (KUBETFX_CONFIG, default: the bundled taxi
+# project) for the loaded image, submits it and follows the run.
 # Extra arguments go to `kubetfx submit`, e.g. --param train_steps=200.
 source "$(dirname "$0")/common.sh"
 need kubectl make
@@ -8,6 +9,8 @@ kubetfx=$KUBETFX_ROOT/.venv/bin/kubetfx
 kubectl -n "$NAMESPACE" get pvc kubetfx-serving >/dev/null \
   || { echo "submit: no kubetfx-serving volume claim; run cluster-up.sh first" >&2; exit 1; }
 mkdir -p "$KUBETFX_ROOT/build"
-"$kubetfx" compile --output "$KUBETFX_ROOT/build/pipeline.yaml" --image "$IMAGE"
+config=()
+[ -n "${KUBETFX_CONFIG:-}" ] && config=(--config "$KUBETFX_CONFIG")
+"$kubetfx" compile "${config[@]}" --output "$KUBETFX_ROOT/build/pipeline.yaml" --image "$IMAGE"
 "$kubetfx" submit "$KUBETFX_ROOT/build/pipeline.yaml" --endpoint "$ENDPOINT" --wait "$@"
 "$kubetfx" runs --endpoint "$ENDPOINT" --limit 5
