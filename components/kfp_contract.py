@@ -32,6 +32,18 @@ def resolve_package_path(value: str) -> str:
     return path
 
 
+# The schemes of the backend's object store (objectstore/config.go:
+# ParseBucketConfigForArtifactURI accepts these and mem://).
+OBJECT_STORE_SCHEMES = ("minio://", "s3://", "gs://")
+
+# CsvExampleGen's input artifact holding the CSV folder staged from the object
+# store, and the parameter carrying its content's fingerprint (which only
+# exists to key KFP's cache on the data).
+DATA_INPUT = "data"
+DATA_FINGERPRINT_INPUT = "data_fingerprint"
+# The DataFingerprint task's output parameter that feeds it.
+FINGERPRINT_OUTPUT = "fingerprint"
+
 # Output artifacts whose type is one of these are rendered by the KFP dashboard;
 # the entrypoint writes them after the TFX executor.
 VISUALIZATION_TYPES = (

@@ -16,6 +16,9 @@ kubeflow_v2_run_executor.py``) does, adapted to the open-source backend
   in ``metadata/client.go``); their type is taken from the component's inputs
   spec. Metadata comes back wrapped as ``{"struct": ...}``/``{"list": ...}``
   (``StructValueToMLMDValue``) and is unwrapped.
+- Data imported from the object store arrives as the input artifact ``data``,
+  staged by the launcher; its local path becomes CsvExampleGen's
+  ``input_base`` (the ``data_fingerprint`` parameter only keys the cache).
 - ``lifecycle.preCacheCheck`` is never run, so the file-based ExampleGen
   driver (span, version, fingerprint) runs here before the executor.
 - Outputs of type system.HTML, system.Markdown and system.Metrics are rendered
@@ -37,6 +40,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubetfx.components.kfp_contract import (
+    DATA_FINGERPRINT_INPUT,
+    DATA_INPUT,
     OVERRIDE_PREFIX,
     VISUALIZATION_TYPES,
     resolve_package_path,
@@ -110,6 +115,13 @@ def run_task(
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as utils
     from tfx.utils import import_utils
 
+    # The staged data folder is CsvExampleGen's input_base, not a TFX artifact.
+    staged_data = None
+    if DATA_INPUT in executor_input.inputs.artifacts:
+        (data,) = executor_input.inputs.artifacts[DATA_INPUT].artifacts
+        staged_data = local_path_for_uri(data.uri)
+        del executor_input.inputs.artifacts[DATA_INPUT]
+
     # Inputs: restore the type the backend dropped, unwrap metadata, stage locally.
     for name, artifact_list in executor_input.inputs.artifacts.items():
         for artifact in artifact_list.artifacts:
@@ -146,6 +158,9 @@ def run_task(
         k: resolve_package_path(v) if isinstance(v, str) else v
         for k, v in apply_overrides(exec_properties).items()
     }
+    exec_properties.pop(DATA_FINGERPRINT_INPUT, None)
+    if staged_data is not None:
+        exec_properties["input_base"] = staged_data
 
     executor_class = import_utils.import_class_by_path(executor_class_path)
     if "input_base" in exec_properties and "examples" in outputs:

@@ -58,6 +58,27 @@ def taxi_rows() -> list[dict[str, str]]:
     return read_taxi_rows(3000)
 
 
+# Where the emulation tests put the taxi slice, in the emulator's object store.
+TAXI_DATA_URI = "minio://mlpipeline/datasets/taxi/"
+
+
+@pytest.fixture(scope="session")
+def object_store_package(tmp_path_factory) -> Path:
+    """The taxi pipeline compiled to read its data from the object store."""
+    path = tmp_path_factory.mktemp("compiled") / "pipeline.yaml"
+    result = run_kubetfx(
+        "compile",
+        "--output",
+        str(path),
+        "--data",
+        TAXI_DATA_URI,
+        "--beam-args",
+        "--direct_num_workers=1",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return path
+
+
 @pytest.fixture(scope="session")
 def compiled_package(tmp_path_factory) -> Path:
     """The taxi pipeline compiled for KFP, as `kubetfx compile` writes it."""

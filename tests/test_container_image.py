@@ -14,6 +14,9 @@ import pytest
 import yaml
 
 from kubetfx.pipelines.kfp import emulator
+from kubetfx.pipelines.kfp import spec as contract
+from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
+from tests.conftest import TAXI_DATA_URI, taxi_header, write_csv
 
 IMAGE = os.environ.get("KUBETFX_IMAGE")
 DOCKER = os.environ.get("DOCKER", "docker")
@@ -72,44 +75,33 @@ def test_every_executor_of_the_pipeline_imports(compiled_package):
     assert result.stdout.strip() == "ok"
 
 
-@pytest.fixture(scope="module")
-def examples_package(compiled_package, tmp_path_factory):
-    """The compiled pipeline cut down to CsvExampleGen → StatisticsGen."""
-    with open(compiled_package) as f:
-        pipeline_spec, platform = yaml.safe_load_all(f)
-    keep = ("CsvExampleGen", "StatisticsGen")
-    tasks = pipeline_spec["root"]["dag"]["tasks"]
-    pipeline_spec["root"]["dag"]["tasks"] = {k: v for k, v in tasks.items() if k in keep}
-    pipeline_spec["components"] = {
-        k: v for k, v in pipeline_spec["components"].items() if k in keep
-    }
-    executors = pipeline_spec["deploymentSpec"]["executors"]
-    pipeline_spec["deploymentSpec"]["executors"] = {
-        k: v for k, v in executors.items() if k.removesuffix("_executor") in keep
-    }
-    pipeline_spec["root"]["inputDefinitions"]["parameters"] = {
-        "data_root": pipeline_spec["root"]["inputDefinitions"]["parameters"]["data_root"]
-    }
-    for executor in pipeline_spec["deploymentSpec"]["executors"].values():
-        executor["container"]["image"] = IMAGE
-    path = tmp_path_factory.mktemp("package") / "examples.yaml"
-    path.write_text(yaml.safe_dump_all([pipeline_spec, platform]))
-    return path
-
-
-def test_tfx_executors_run_in_the_image_through_the_kfp_entrypoint(examples_package, tmp_path):
-    out = io.StringIO()
+def test_the_whole_pipeline_runs_in_the_image_on_data_from_the_object_store(
+    object_store_package, tmp_path, taxi_rows
+):
+    """As on a cluster: every task in the image, the data staged from the object store."""
+    out = tmp_path / "emulated"
+    data = Path(object_path(str(out / "object_store"), TAXI_DATA_URI))
+    write_csv(data / "part-1.csv", taxi_rows[:2000], taxi_header())
+    printed = io.StringIO()
     run = emulator.emulate(
-        str(examples_package), str(tmp_path / "emulated"), docker_image=IMAGE, out=out
+        str(object_store_package), str(out), ["train_steps=100"], docker_image=IMAGE, out=printed
     )
-    assert [t.state for t in run.tasks] == ["complete", "complete"], out.getvalue()
-    statistics = next(
-        (tmp_path / "emulated" / "object_store").rglob("StatisticsGen/*/statistics_view")
-    )
-    page = statistics.read_text()
-    assert "Split train" in page and "trip_miles" in page
-    examples = next((tmp_path / "emulated" / "object_store").rglob("CsvExampleGen/*/examples"))
-    assert list(examples.rglob("*.gz")), "no examples written"
+    assert [t.state for t in run.tasks] == ["complete"] * 12, printed.getvalue()
+    (version,) = os.listdir(out / "volumes" / contract.SERVING_PVC)
+    assert (out / "volumes" / contract.SERVING_PVC / version / "saved_model.pb").is_file()
+    store = EmulatorStore(str(out / "metadata.db"))
+    (blessing,) = store.task_outputs(run.run_id, "Evaluator")["blessing"]
+    assert blessing["metadata"]["blessed"] == 1
+    for task, view in (
+        ("StatisticsGen", "statistics_view"),
+        ("ExampleValidator", "anomalies_view"),
+        ("Evaluator", "evaluation_view"),
+    ):
+        (artifact,) = store.task_outputs(run.run_id, task)[view]
+        page = Path(object_path(str(out / "object_store"), artifact["uri"])).read_text()
+        assert len(page) > 100, view
+    (metrics,) = store.task_outputs(run.run_id, "Evaluator")["metrics"]
+    assert 0.0 < metrics["metadata"]["binary_accuracy"] <= 1.0
 
 
 def _documented_dockerfile() -> str:

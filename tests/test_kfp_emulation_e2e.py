@@ -1,7 +1,8 @@
 """The compiled pipeline, executed the way the KFP 2.x backend executes it.
 
 Every task runs the real entrypoint in its own process, with artifacts staged
-between the emulated object store and a local mount, as on a cluster.
+between the emulated object store and a local mount, as on a cluster. The data
+is a folder in that object store, imported by URI as on a cluster.
 """
 
 import io
@@ -16,7 +17,7 @@ from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
 from tests import browser, dashboard
 from tests.browser import assert_report_rendered
-from tests.conftest import run_kubetfx, taxi_header, write_csv
+from tests.conftest import TAXI_DATA_URI, run_kubetfx, taxi_header, write_csv
 
 pytestmark = pytest.mark.e2e
 
@@ -26,20 +27,21 @@ FAST = ["train_steps=100"]
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, taxi_rows):
     root = tmp_path_factory.mktemp("emulated")
-    write_csv(root / "taxi" / "part-1.csv", taxi_rows[:1000], taxi_header())
-    write_csv(root / "taxi" / "part-2.csv", taxi_rows[1000:2000], taxi_header())
+    data = _data_folder(root)
+    write_csv(data / "part-1.csv", taxi_rows[:1000], taxi_header())
+    write_csv(data / "part-2.csv", taxi_rows[1000:2000], taxi_header())
     return root
 
 
+def _data_folder(workspace) -> Path:
+    """Where the emulator keeps the objects under TAXI_DATA_URI (see docs/kfp.md)."""
+    return Path(object_path(str(workspace / "out" / "object_store"), TAXI_DATA_URI))
+
+
 @pytest.fixture(scope="module")
-def first_run(workspace, compiled_package):
+def first_run(workspace, object_store_package):
     out = io.StringIO()
-    run = emulator.emulate(
-        str(compiled_package),
-        str(workspace / "out"),
-        [f"data_root={workspace / 'taxi'}", *FAST],
-        out=out,
-    )
+    run = emulator.emulate(str(object_store_package), str(workspace / "out"), FAST, out=out)
     return run, out.getvalue()
 
 
@@ -57,7 +59,8 @@ def _view(workspace, run, task, output):
 def test_every_task_completes_and_a_blessed_model_is_pushed(workspace, first_run):
     run, printed = first_run
     assert run.state == "succeeded"
-    assert [t.state for t in run.tasks] == ["complete"] * 10
+    assert [t.state for t in run.tasks] == ["complete"] * 12
+    assert [t.name for t in run.tasks][:3] == ["Data", "DataFingerprint", "CsvExampleGen"]
     (version,) = _serving(workspace)
     assert (
         workspace / "out" / "volumes" / contract.SERVING_PVC / version / "saved_model.pb"
@@ -121,28 +124,29 @@ def test_tfx_outputs_keep_their_object_store_uris(workspace, first_run):
 
 
 @pytest.fixture(scope="module")
-def second_run(workspace, first_run, compiled_package):
+def second_run(workspace, first_run, object_store_package):
     return emulator.emulate(
-        str(compiled_package),
-        str(workspace / "out"),
-        [f"data_root={workspace / 'taxi'}", *FAST],
-        out=io.StringIO(),
+        str(object_store_package), str(workspace / "out"), FAST, out=io.StringIO()
     )
 
 
 @pytest.fixture(scope="module")
-def gate_run(workspace, second_run, compiled_package, taxi_rows):
-    """The CLI on data the schema rejects: the result, and the serving folder before and after."""
+def gate_run(workspace, second_run, object_store_package, taxi_rows):
+    """New files at the same URI, which the schema rejects, through the CLI.
+
+    The result, and the serving folder before and after.
+    """
     broken = [{**row, "trip_start_hour": "31"} for row in taxi_rows[:1000]]
-    write_csv(workspace / "broken" / "data.csv", broken, taxi_header())
+    data = _data_folder(workspace)
+    for old in data.iterdir():
+        old.unlink()
+    write_csv(data / "part-1.csv", broken, taxi_header())
     before = _serving(workspace)
     result = run_kubetfx(
         "emulate",
-        str(compiled_package),
+        str(object_store_package),
         "--output-dir",
         str(workspace / "out"),
-        "--param",
-        f"data_root={workspace / 'broken'}",
         *[arg for pair in FAST for arg in ("--param", pair)],
     )
     return result, before, _serving(workspace)
@@ -153,15 +157,17 @@ def test_a_second_run_reuses_cached_tasks_and_pushes_no_duplicate(workspace, sec
     for task in ("CsvExampleGen", "StatisticsGen", "DataGate", "Transform", "Trainer"):
         assert states[task] == "cached", states
     assert states["LatestPushedModel"] == "complete"  # looks up the serving model every run
+    assert states["DataFingerprint"] == "complete"  # hashes the files every run
     assert len(_serving(workspace)) == 1
 
 
-def test_bad_data_stops_the_emulated_run_at_the_data_gate(gate_run):
+def test_new_files_at_the_same_uri_are_new_data_and_bad_data_stops_at_the_gate(gate_run):
     result, before, after = gate_run
     assert result.returncode == 1
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("kubetfx: error: task DataGate failed")
     assert "trip_start_hour" in error
+    assert re.search(r"CsvExampleGen +complete", result.stdout)  # not the cached examples
     assert "Transform            not run" in result.stdout
     assert after == before
 
@@ -186,7 +192,7 @@ def test_runs_and_status_read_the_emulated_runs(workspace, first_run, second_run
         "complete",
         "complete",
     ]
-    assert rows[2][4:6] == ["10", "0"]  # the first run: all ran, none cached
+    assert rows[2][4:6] == ["12", "0"]  # the first run: all ran, none cached
     assert int(rows[1][5]) >= 5  # the second run: training came from the cache
 
     status = run_kubetfx("status", second_run.run_id, "--output-dir", out)
@@ -228,4 +234,4 @@ def test_the_report_renders_for_an_emulated_run(workspace, second_run, tmp_path)
     assert 'id="node-cached-Trainer"' in text and 'id="node-complete-Evaluator"' in text
     assert "Blessed: the model will be pushed." in text
 
-    assert_report_rendered(browser.render(page, "report-emulated.png", tmp_path), nodes=10)
+    assert_report_rendered(browser.render(page, "report-emulated.png", tmp_path), nodes=12)

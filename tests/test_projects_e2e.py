@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -17,7 +18,7 @@ import tensorflow as tf
 from kubetfx.components.visualizations import classification_metrics, overall_metrics
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.kfp import emulator
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
+from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
 from tests import browser, dashboard, datasets
 from tests.conftest import run_kubetfx
 
@@ -174,8 +175,13 @@ def test_the_compiled_project_runs_as_the_kfp_backend_runs_it(projects, tmp_path
     _, root, _, _ = projects("iris")
     package = tmp_path / "iris.yaml"
     config = str(root / "project" / "kubetfx.yaml")
-    compiled = run_kubetfx("compile", "--config", config, "--output", str(package))
+    local = run_kubetfx("compile", "--config", config, "--output", str(package))
+    assert local.returncode == 2 and "upload-data.sh" in local.stderr  # a host folder
+    uri = "minio://mlpipeline/datasets/iris/"
+    compiled = run_kubetfx("compile", "--config", config, "--output", str(package), "--data", uri)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    # Where upload-data.sh would put it on a cluster, in the emulator's object store.
+    shutil.copytree(root / "data", object_path(str(tmp_path / "emulated" / "object_store"), uri))
     out = io.StringIO()
     run = emulator.emulate(str(package), str(tmp_path / "emulated"), ["train_steps=100"], out=out)
     assert run.state == "succeeded", out.getvalue()

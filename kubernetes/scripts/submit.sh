@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Compiles a project's pipeline (KUBETFX_CONFIG, default: the bundled taxi
-# project) for the loaded image, submits it and follows the run.
+# project) for the loaded image, submits it and follows the run. KUBETFX_DATA
+# names the data in the object store (minio://mlpipeline/datasets/NAME/, put
+# there by upload-data.sh); the bundled taxi sample ships in the image.
 # Extra arguments go to `kubetfx submit`, e.g. --param train_steps=200.
 source "$(dirname "$0")/common.sh"
 need kubectl make
@@ -11,6 +13,7 @@ kubectl -n "$NAMESPACE" get pvc kubetfx-serving >/dev/null \
 mkdir -p "$KUBETFX_ROOT/build"
 config=()
 [ -n "${KUBETFX_CONFIG:-}" ] && config=(--config "$KUBETFX_CONFIG")
+[ -n "${KUBETFX_DATA:-}" ] && config+=(--data "$KUBETFX_DATA")
 "$kubetfx" compile "${config[@]}" --output "$KUBETFX_ROOT/build/pipeline.yaml" --image "$IMAGE"
 "$kubetfx" submit "$KUBETFX_ROOT/build/pipeline.yaml" --endpoint "$ENDPOINT" --wait "$@"
 "$kubetfx" runs --endpoint "$ENDPOINT" --limit 5

@@ -37,16 +37,26 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
     show_default=True,
     help="Where KFP stores the artifacts; pass the same to `kubetfx submit`.",
 )
+@click.option(
+    "--data",
+    default=None,
+    help="Default of data_root: a minio://, s3:// or gs:// folder of CSV files, which the "
+    "tasks get from the object store, or a package:// path inside the image.  "
+    "[default: the project's data]",
+)
 @click.option("--beam-args", default="", help="Beam pipeline options for every Beam task.")
 @CONFIG
-def compile_command(output, image, pipeline_root, beam_args, config_path) -> None:
+def compile_command(output, image, pipeline_root, data, beam_args, config_path) -> None:
     """Compile a project's pipeline for Kubeflow Pipelines 2.x.
 
     Writes a PipelineSpec (schema 2.1.0) with a Kubernetes platform spec that
     open-source KFP runs as it is. The project's settings and schema travel in
     the spec, so the stock image runs any project without code of its own; a
     project with its own code needs an image that holds it (--image).
-    Per-run parameters: data_root, train_steps, serving_dir.
+    Per-run parameters: data_root, train_steps, serving_dir. With an
+    object-store data_root, the data is imported as an artifact that the KFP
+    launcher stages into the tasks with its own credentials, and
+    CsvExampleGen's cache follows the files' contents.
     """
     from kubetfx.pipelines.kfp.compiler import compile_pipeline
 
@@ -61,6 +71,7 @@ def compile_command(output, image, pipeline_root, beam_args, config_path) -> Non
                 custom_image=image is not None,
                 pipeline_root=pipeline_root,
                 beam_args=args,
+                data=data,
             )
     except UserError as e:
         fail(e)
@@ -71,13 +82,6 @@ def compile_command(output, image, pipeline_root, beam_args, config_path) -> Non
         f"kubetfx: wrote {output}: {loaded.project.name}, {tasks} tasks in {image}; "
         f"parameters: {parameters}"
     )
-    data = loaded.project.data
-    if "://" not in data:
-        click.echo(
-            f"kubetfx: note: data_root defaults to {data}, a folder of this machine: "
-            "`kubetfx emulate` reads it, tasks on a cluster cannot",
-            err=True,
-        )
 
 
 @cli.command()
@@ -98,7 +102,13 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
     Each task gets the ExecutorInput the KFP driver builds, its inputs staged
     from an object store to a local mount, and its outputs uploaded back by
     the URIs it reports; caching follows KFP's cache keys. A pre-flight check
-    before `kubetfx submit`.
+    before `kubetfx submit`. Data for an object-store data_root goes in
+    OUTPUT/object_store/<bucket>/<key> (see docs/kfp.md).
+
+    Without --docker, the package's commands run on this machine as you, with
+    your environment: emulate only packages you trust. With --docker, each
+    task runs in the image with no network, no capabilities and a non-root
+    user, and sees only its own staged files and mounted volumes.
     """
     from kubetfx.pipelines.kfp.emulator import emulate as run_emulation
 

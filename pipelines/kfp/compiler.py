@@ -9,6 +9,10 @@ the open-source backend (see docs/kfp.md for each reason):
 - pipeline parameters with defaults for what users change per run;
 - extra outputs (system.HTML, system.Markdown, system.Metrics and, for
   classification, system.ClassificationMetrics) that the KFP dashboard renders;
+- data from the object store: an importer of the ``data_root`` URI, whose
+  artifact the launcher stages into the tasks, and a fingerprint of the files
+  that keys CsvExampleGen's cache (a ``package://`` path inside the image is
+  passed to CsvExampleGen as it is);
 - CPU and memory requests and limits for every task;
 - the serving volume mounted into the tasks that read and write pushed models,
   through a Kubernetes platform spec (second YAML document).
@@ -40,6 +44,7 @@ def compile_pipeline(
     custom_image: bool = False,
     pipeline_root: str = contract.DEFAULT_PIPELINE_ROOT,
     beam_args: Sequence[str] = (),
+    data: str | None = None,
 ) -> dict[str, Any]:
     """Writes the project's pipeline package to ``output_path`` (.yaml); returns the spec.
 
@@ -47,7 +52,9 @@ def compile_pipeline(
     image runs a project that has no code of its own; one that has needs
     ``image`` to hold it (``custom_image``). ``pipeline_root`` is recorded as
     the spec's default root; pass it again at submit time (``kubetfx submit``
-    does), since KFP reads it from the run.
+    does), since KFP reads it from the run. ``data`` (default: the project's)
+    is the data_root parameter's default; its kind, an object-store URI or a
+    ``package://`` path inside the image, decides how the tasks read it.
     """
     if not output_path.endswith((".yaml", ".yml")):
         raise UserError(
@@ -62,9 +69,11 @@ def compile_pipeline(
             f"{image} does not hold: build an image with it (see docs/user-code.md) and "
             "pass --image"
         )
+    data = data or loaded.project.data
+    check_data_root(data, "--data" if data != loaded.project.data else "the project's data")
     settings = RunSettings(push_destination=contract.SERVING_MOUNT, beam_args=tuple(beam_args))
     pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root)
-    adjust_for_open_source_kfp(pipeline_spec, loaded, settings)
+    adjust_for_open_source_kfp(pipeline_spec, loaded, settings, data, image)
     platform_spec = serving_volume_spec()
     parent = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(parent, exist_ok=True)
@@ -104,8 +113,23 @@ def _compile_with_tfx(
             return yaml.safe_load(f)
 
 
+def check_data_root(data: str, given_as: str) -> None:
+    """Refuses a data location that tasks on a cluster cannot read."""
+    if data.startswith(contract.OBJECT_STORE_SCHEMES + (contract.PACKAGE_SCHEME,)):
+        return
+    raise UserError(
+        f"{given_as} {data} is not where a cluster's tasks can read it: copy the CSV folder "
+        "into the object store (kubernetes/scripts/upload-data.sh DIR NAME) and compile with "
+        "--data minio://mlpipeline/datasets/NAME/, or name a package:// path in the image"
+    )
+
+
 def adjust_for_open_source_kfp(
-    pipeline_spec: dict[str, Any], loaded: ProjectFile, settings: RunSettings
+    pipeline_spec: dict[str, Any],
+    loaded: ProjectFile,
+    settings: RunSettings,
+    data: str,
+    image: str,
 ) -> None:
     """Applies every open-source-backend adjustment to a TFX-compiled spec, in place."""
     pipeline_spec["schemaVersion"] = "2.1.0"
@@ -123,7 +147,11 @@ def adjust_for_open_source_kfp(
             contract.HEAVY_RESOURCES if name in contract.HEAVY_TASKS else contract.LIGHT_RESOURCES
         )
         executors[label]["container"]["resources"] = dict(resources)
-    _add_parameters(pipeline_spec, loaded, settings)
+    bindings = dict(contract.PARAMETER_BINDINGS)
+    if data.startswith(contract.OBJECT_STORE_SCHEMES):
+        _add_data_tasks(pipeline_spec, image)
+        bindings[contract.DATA_PARAMETER] = [(contract.DATA_TASK, "uri")]
+    _add_parameters(pipeline_spec, loaded, settings, data, bindings)
     _add_visualization_outputs(pipeline_spec, contract.visualization_outputs(loaded.project))
     # The model serving now can change between runs without any input changing:
     # LatestPushedModel must look every time.
@@ -148,28 +176,105 @@ def _without_repeated_beam_args(args: list[str]) -> list[str]:
     return named + beam
 
 
-def _parameter_defaults(loaded: ProjectFile, settings: RunSettings) -> dict[str, Any]:
+def _parameter_defaults(loaded: ProjectFile, settings: RunSettings, data: str) -> dict[str, Any]:
     return {
-        "data_root": loaded.project.data,
-        "train_steps": loaded.project.training.train_steps,
-        "serving_dir": settings.serving_dir,
+        contract.DATA_PARAMETER: data,
+        contract.TRAIN_STEPS_PARAMETER: loaded.project.training.train_steps,
+        contract.SERVING_PARAMETER: settings.serving_dir,
     }
 
 
+def _add_data_tasks(pipeline_spec: dict[str, Any], image: str) -> None:
+    """The importer of data_root and the fingerprint task, feeding CsvExampleGen."""
+    components = pipeline_spec["components"]
+    executors = pipeline_spec["deploymentSpec"]["executors"]
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    data_type = dict(contract.DATA_TYPE)
+    components[f"{contract.DATA_TASK}"] = {
+        "executorLabel": f"{contract.DATA_TASK}_executor",
+        "inputDefinitions": {"parameters": {"uri": {"parameterType": "STRING"}}},
+        "outputDefinitions": {"artifacts": {contract.DATA_OUTPUT: {"artifactType": data_type}}},
+    }
+    # importer_launcher.go: the URI comes from the task's input parameter "uri";
+    # the same URI is the same artifact on every run (reimport off).
+    executors[f"{contract.DATA_TASK}_executor"] = {
+        "importer": {
+            "artifactUri": {"runtimeParameter": "uri"},
+            "typeSchema": dict(data_type),
+        }
+    }
+    tasks[contract.DATA_TASK] = {
+        "taskInfo": {"name": contract.DATA_TASK},
+        "componentRef": {"name": contract.DATA_TASK},
+        "inputs": {"parameters": {"uri": {"componentInputParameter": contract.DATA_PARAMETER}}},
+    }
+    components[contract.FINGERPRINT_TASK] = {
+        "executorLabel": f"{contract.FINGERPRINT_TASK}_executor",
+        "inputDefinitions": {"artifacts": {contract.DATA_INPUT: {"artifactType": data_type}}},
+        "outputDefinitions": {
+            "parameters": {contract.FINGERPRINT_OUTPUT: {"parameterType": "STRING"}}
+        },
+    }
+    executors[f"{contract.FINGERPRINT_TASK}_executor"] = {
+        "container": {
+            "image": image,
+            "command": list(contract.FINGERPRINT_COMMAND),
+            "args": ["--executor_input", "{{$}}"],
+            "resources": dict(contract.LIGHT_RESOURCES),
+        }
+    }
+    data_artifact = {
+        "taskOutputArtifact": {
+            "producerTask": contract.DATA_TASK,
+            "outputArtifactKey": contract.DATA_OUTPUT,
+        }
+    }
+    # No cachingOptions: the fingerprint is taken again on every run.
+    tasks[contract.FINGERPRINT_TASK] = {
+        "taskInfo": {"name": contract.FINGERPRINT_TASK},
+        "componentRef": {"name": contract.FINGERPRINT_TASK},
+        "dependentTasks": [contract.DATA_TASK],
+        "inputs": {"artifacts": {contract.DATA_INPUT: copy.deepcopy(data_artifact)}},
+    }
+    example_gen = tasks[contract.EXAMPLE_GEN_TASK]
+    example_gen["dependentTasks"] = sorted(
+        {*example_gen.get("dependentTasks", []), contract.DATA_TASK, contract.FINGERPRINT_TASK}
+    )
+    inputs = example_gen.setdefault("inputs", {})
+    inputs.setdefault("artifacts", {})[contract.DATA_INPUT] = data_artifact
+    inputs.setdefault("parameters", {})[contract.DATA_FINGERPRINT_INPUT] = {
+        "taskOutputParameter": {
+            "producerTask": contract.FINGERPRINT_TASK,
+            "outputParameterKey": contract.FINGERPRINT_OUTPUT,
+        }
+    }
+    component = components[example_gen["componentRef"]["name"]]
+    definitions = component.setdefault("inputDefinitions", {})
+    definitions.setdefault("artifacts", {})[contract.DATA_INPUT] = {"artifactType": data_type}
+    definitions.setdefault("parameters", {})[contract.DATA_FINGERPRINT_INPUT] = {
+        "parameterType": "STRING"
+    }
+    _update_inputs_spec_arg(pipeline_spec, component, contract.DATA_FINGERPRINT_INPUT, "STRING")
+
+
 def _add_parameters(
-    pipeline_spec: dict[str, Any], loaded: ProjectFile, settings: RunSettings
+    pipeline_spec: dict[str, Any],
+    loaded: ProjectFile,
+    settings: RunSettings,
+    data: str,
+    bindings: dict[str, list[tuple[str, str]]],
 ) -> None:
     root_inputs = pipeline_spec["root"].setdefault("inputDefinitions", {})
     root_parameters = root_inputs.setdefault("parameters", {})
     tasks = pipeline_spec["root"]["dag"]["tasks"]
-    for name, default in _parameter_defaults(loaded, settings).items():
+    for name, default in _parameter_defaults(loaded, settings, data).items():
         parameter_type = _PARAMETER_TYPES[type(default)]
         root_parameters[name] = {
             "parameterType": parameter_type,
             "defaultValue": default,
             "isOptional": True,
         }
-        for task_name, input_name in contract.PARAMETER_BINDINGS[name]:
+        for task_name, input_name in bindings[name]:
             task = tasks[task_name]
             task.setdefault("inputs", {}).setdefault("parameters", {})[input_name] = {
                 "componentInputParameter": name
@@ -179,7 +284,11 @@ def _add_parameters(
                 "parameters", {}
             )
             component_parameters[input_name] = {"parameterType": parameter_type}
-            _update_inputs_spec_arg(pipeline_spec, component, input_name, parameter_type)
+            if (
+                "container"
+                in pipeline_spec["deploymentSpec"]["executors"][component["executorLabel"]]
+            ):
+                _update_inputs_spec_arg(pipeline_spec, component, input_name, parameter_type)
 
 
 def _update_inputs_spec_arg(

@@ -29,6 +29,7 @@ import datetime
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -56,6 +57,9 @@ from kubetfx.pipelines.kfp.emulator_store import (
 from kubetfx.pipelines.preflight import check_metadata_layout, check_project_store
 
 SUPPORTED_SCHEMA_VERSION = "2.1.0"
+_NOBODY = (65534, 65534)
+_PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
+_TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 # v2/config/env.go: the default pipeline root.
 DEFAULT_PIPELINE_ROOT = contract.DEFAULT_PIPELINE_ROOT
 _DNS_1123 = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -104,8 +108,21 @@ def check_spec(pipeline_spec: dict[str, Any]) -> None:
             f"KFP only supports schema version {SUPPORTED_SCHEMA_VERSION}, "
             f"but the pipeline spec has version {version}"
         )
+    # The pipeline and task names become object keys, folders and log names
+    # here: the KFP SDK's pipeline name rule, and plain names for tasks.
+    pipeline_name = pipeline_spec.get("pipelineInfo", {}).get("name", "")
+    if not _PIPELINE_NAME.fullmatch(pipeline_name):
+        raise UserError(
+            f"pipeline name {pipeline_name!r} must be lower-case letters, digits and -, "
+            "up to 128 characters"
+        )
     executors = pipeline_spec.get("deploymentSpec", {}).get("executors", {})
     for name, task in pipeline_spec["root"]["dag"]["tasks"].items():
+        if not _TASK_NAME.fullmatch(name):
+            raise UserError(
+                f"task name {name!r} must be letters, digits, -, _ and ., starting with a "
+                "letter or digit"
+            )
         if task.get("triggerPolicy", {}).get("condition") or "iteratorPolicy" in task:
             raise UserError(f"task {name}: conditions and loops are not supported by the emulator")
     for name, component in pipeline_spec.get("components", {}).items():
@@ -119,6 +136,18 @@ def check_spec(pipeline_spec: dict[str, Any]) -> None:
                 f'error processing component name="{name}": executor(label="{label}"): '
                 "non-container and non-importer executor not implemented"
             )
+        types = [
+            (f"output {key}", d.get("artifactType", {}))
+            for key, d in component.get("outputDefinitions", {}).get("artifacts", {}).items()
+        ]
+        if "importer" in executor:
+            types.append(("importer", executor["importer"].get("typeSchema", {})))
+        for where, artifact_type in types:
+            if not schema_title(
+                artifact_type.get("schemaTitle", ""), artifact_type.get("instanceSchema", "")
+            ):
+                # metadata/client.go: SchemaToArtifactType ends the launcher (glog.Fatal).
+                raise UserError(f"component {name}, {where}: No title specified")
 
 
 def parse_params(pairs: list[str], pipeline_spec: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +177,40 @@ def parse_params(pairs: list[str], pipeline_spec: dict[str, Any]) -> dict[str, A
                 values[name] = text
         except (ValueError, KeyError):
             raise UserError(f"--param {name} needs a {kind} value, got {text!r}") from None
+    check_data_root(pipeline_spec, values.get(contract.DATA_PARAMETER))
+    check_serving_dir(values.get(contract.SERVING_PARAMETER))
     return values
+
+
+def check_serving_dir(value: Any) -> None:
+    """Refuses a serving_dir outside the mounted volume: a model pushed there would be lost."""
+    if value is None:
+        return
+    mount = contract.SERVING_MOUNT
+    normal = os.path.normpath(value)
+    if not value.startswith("/") or (normal != mount and not normal.startswith(mount + "/")):
+        raise UserError(
+            f"--param serving_dir={value} is outside the serving volume mounted at {mount}: "
+            f"a model pushed there is lost with the task's pod; use {mount} or a folder in it"
+        )
+
+
+def check_data_root(pipeline_spec: dict[str, Any], value: Any) -> None:
+    """Refuses a data_root the package cannot read on a cluster."""
+    if value is None:
+        return
+    from_store = contract.DATA_TASK in pipeline_spec["root"]["dag"]["tasks"]
+    if from_store and not value.startswith(OBJECT_STORE_SCHEMES):
+        raise UserError(
+            f"--param data_root={value}: this package reads its data from the object store; "
+            "give a minio://, s3:// or gs:// folder (kubernetes/scripts/upload-data.sh copies "
+            "one there)"
+        )
+    if not from_store and value.startswith(OBJECT_STORE_SCHEMES):
+        raise UserError(
+            f"--param data_root={value}: this package reads its data inside the image; "
+            f"compile it with --data {value} to read from the object store"
+        )
 
 
 def root_parameters(pipeline_spec: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -178,6 +240,10 @@ def topological_order(tasks: dict[str, Any]) -> list[str]:
     for name, task in tasks.items():
         for spec in task.get("inputs", {}).get("artifacts", {}).values():
             producer = spec.get("taskOutputArtifact", {}).get("producerTask")
+            if producer:
+                dependencies[name].add(producer)
+        for spec in task.get("inputs", {}).get("parameters", {}).values():
+            producer = spec.get("taskOutputParameter", {}).get("producerTask")
             if producer:
                 dependencies[name].add(producer)
     for name, deps in dependencies.items():
@@ -242,6 +308,9 @@ class Emulator:
 
     def run(self) -> EmulatedRun:
         run_id = str(uuid.uuid4())
+        created = datetime.datetime.now(datetime.timezone.utc)
+        self.run_created_utc = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.run_display_name = f"{self.pipeline_name} {created:%Y-%m-%d %H-%M-%S}"
         tasks = self.pipeline_spec["root"]["dag"]["tasks"]
         order = topological_order(tasks)
         store = EmulatorStore(os.path.join(self.output_dir, METADATA_FILE))
@@ -283,10 +352,23 @@ class Emulator:
         fingerprint = None
         if self.enable_cache and task.get("cachingOptions", {}).get("enableCache"):
             fingerprint = cache_fingerprint(
-                executor_input, container, self._running_image(container)
+                executor_input, container, self._running_image(container), component
             )
             cached = store.find_cached(self.pipeline_name, fingerprint)
             if cached is not None:
+                # driver/cache.go: reuseCachedOutputs fails the task when an output
+                # of this task is not among the cached execution's.
+                missing = sorted(set(executor_input["outputs"]["artifacts"]) - set(
+                    store.outputs_of(cached)
+                ))  # fmt: skip
+                if missing:
+                    log_path = task_log_path(self.log_dir, run_id, name)
+                    with open(log_path, "w") as log:
+                        log.write(
+                            "failed collect output artifact metadata from cache: unable to "
+                            f"find artifact with name {missing[0]} in mlmd output artifacts\n"
+                        )
+                    return TaskResult(name, "failed", time.monotonic() - started, log_path)
                 # driver/container.go: reuseCachedOutputs; the execution is CACHED.
                 store.record_cached(run_id, name, fingerprint, cached, executor_input)
                 outputs_by_task[name] = store.outputs_of(cached)
@@ -294,15 +376,17 @@ class Emulator:
 
         log_path = task_log_path(self.log_dir, run_id, name)
         execution = store.start_execution(run_id, name, fingerprint, executor_input)
-        ok, outputs = False, {}
+        ok, outputs, parameters = False, {}, {}
         try:
-            ok, outputs = self._launch(name, executor_input, component, container, log_path)
+            ok, outputs, parameters = self._launch(
+                name, executor_input, component, container, log_path
+            )
         except BaseException:
             with open(log_path, "a") as log:  # where `kubetfx status` looks for the error
                 log.write("\nThe emulator failed to run the task:\n" + traceback.format_exc())
             raise
         finally:
-            store.publish_execution(run_id, execution, outputs, ok, self._artifact_type)
+            store.publish_execution(run_id, execution, outputs, ok, self._artifact_type, parameters)
         if not ok:
             return TaskResult(name, "failed", time.monotonic() - started, log_path)
         outputs_by_task[name] = store.outputs_of(execution)
@@ -320,10 +404,25 @@ class Emulator:
         for key, spec in task.get("inputs", {}).get("parameters", {}).items():
             if "componentInputParameter" in spec:
                 source = spec["componentInputParameter"]
-                if source in self.params:
-                    parameters[key] = self.params[source]
+                if source not in self.params:
+                    # resolve.go: the root DAG's execution holds the run's parameters.
+                    raise UserError(
+                        f"task {name}: parent DAG does not have input parameter {source}"
+                    )
+                parameters[key] = self.params[source]
             elif "runtimeValue" in spec:
                 parameters[key] = self._substitute(spec["runtimeValue"]["constant"], run_id, name)
+            elif "taskOutputParameter" in spec:
+                # resolve.go: the producer's published output parameter.
+                producer = spec["taskOutputParameter"]["producerTask"]
+                output_key = spec["taskOutputParameter"]["outputParameterKey"]
+                produced = store.output_parameters(run_id, producer)
+                if output_key not in produced:
+                    raise UserError(
+                        f"task {name}: input parameter {key}: task {producer} has no output "
+                        f"parameter {output_key}"
+                    )
+                parameters[key] = produced[output_key]
             else:
                 raise UserError(f"task {name}: input parameter {key} has an unsupported source")
         definitions = component.get("inputDefinitions", {}).get("parameters", {})
@@ -357,6 +456,11 @@ class Emulator:
                     {"name": key, "uri": f"{task_root}/{key}", "type": definition["artifactType"]}
                 ]
             }
+        # driver.go: provisionOutputs gives each output parameter a file to write.
+        output_parameters = {
+            key: {"outputFile": f"/tmp/kfp/outputs/{key}"}
+            for key in component.get("outputDefinitions", {}).get("parameters", {})
+        }
         # The apiserver sets PUBLISH_LOGS; the launcher uploads the task's log here.
         outputs["executor-logs"] = {
             "artifacts": [
@@ -370,25 +474,27 @@ class Emulator:
         return {
             "inputs": {"parameterValues": parameters, "artifacts": artifacts},
             "outputs": {
+                **({"parameters": output_parameters} if output_parameters else {}),
                 "artifacts": outputs,
                 "outputFile": local_path_for_uri(task_root, "/") + "/output_metadata.json",
             },
         }
 
     def _substitute(self, value: Any, run_id: str, task_name: str) -> Any:
-        """resolve.go: the {{$.pipeline_*}} placeholders allowed in constants."""
-        if not isinstance(value, str):
-            return value
+        """resolve.go: a constant that is one {{$.pipeline_*}} placeholder, whole.
+
+        A placeholder inside a longer string stays as it is, as on the backend.
+        """
         replacements = {
-            "{{$.pipeline_job_name}}": self.pipeline_name,
+            "{{$.pipeline_job_name}}": self.run_display_name,
             "{{$.pipeline_job_resource_name}}": run_id,
             "{{$.pipeline_job_uuid}}": run_id,
             "{{$.pipeline_task_name}}": task_name,
-            "{{$.pipeline_task_uuid}}": str(uuid.uuid4()),
+            "{{$.pipeline_task_uuid}}": "1",  # the id of the root DAG's execution
+            "{{$.pipeline_job_create_time_utc}}": self.run_created_utc,
+            "{{$.pipeline_job_schedule_time_utc}}": "",
         }
-        for placeholder, replacement in replacements.items():
-            value = value.replace(placeholder, replacement)
-        return value
+        return replacements.get(value, value) if isinstance(value, str) else value
 
     # -- launcher -------------------------------------------------------------
 
@@ -405,10 +511,13 @@ class Emulator:
         mounts = self._volume_mounts(component["executorLabel"])
         if self.docker_image is None:
             self._remap_mounted_paths(params, mounts)
-            # Launchers built for local debugging root local paths at $ARTIFACT_LOCAL_PATH.
+            # A subprocess shares the host's filesystem: the files the driver
+            # names go under the task's own folder.
             executor_input["outputs"]["outputFile"] = os.path.join(
                 pod, executor_input["outputs"]["outputFile"].lstrip("/")
             )
+            for parameter in executor_input["outputs"].get("parameters", {}).values():
+                parameter["outputFile"] = os.path.join(pod, parameter["outputFile"].lstrip("/"))
 
         # launcher_v2.go: downloadArtifacts.
         for artifact_list in executor_input["inputs"]["artifacts"].values():
@@ -435,14 +544,30 @@ class Emulator:
         with open(log_path, "w") as log:
             code = self._execute(command, pod, mounts, container.get("resources", {}), log)
         if code != 0:
-            return False, {}
+            return False, {}, {}
 
-        # launcher_v2.go: getExecutorOutputFile; a missing file is an empty output.
-        executor_output = {}
+        try:
+            outputs, parameters = self._collect_outputs(
+                executor_input, component, host_output_file, pod, log_path
+            )
+        except LaunchFailed as e:
+            with open(log_path, "a") as log:
+                log.write(f"\n{e}\n")
+            return False, {}, {}
+        shutil.rmtree(pod, ignore_errors=True)
+        return True, outputs, parameters
+
+    def _collect_outputs(self, executor_input, component, host_output_file, pod, log_path):
+        """launcher_v2.go after the command: read the output, merge, upload; raises LaunchFailed."""
+        # launcher_v2.go: getExecutorOutputFile; a missing file is an empty output,
+        # and protojson.Unmarshal refuses unknown fields.
+        executor_output: dict[str, Any] = {}
         if os.path.exists(host_output_file):
             with open(host_output_file) as f:
-                executor_output = json.load(f)
+                text = f.read()
+            executor_output = parse_executor_output(text, host_output_file)
         outputs = executor_input["outputs"]["artifacts"]
+        parameters = self._output_parameters(executor_input, executor_output, component, pod)
         # launcher_v2.go: mergeRuntimeArtifacts.
         for key, produced in executor_output.get("artifacts", {}).items():
             if key not in outputs or key == "executor-logs" or not produced.get("artifacts"):
@@ -455,19 +580,46 @@ class Emulator:
         # launcher_v2.go: uploadOutputArtifacts, keyed by KeyFromURI of each URI.
         for key, artifact_list in outputs.items():
             artifact = artifact_list["artifacts"][0]
+            uri = artifact["uri"]
             if key == "executor-logs":
-                self._upload_file(log_path, artifact["uri"])
+                self._upload_file(log_path, uri)
                 continue
-            if not artifact["uri"].startswith(OBJECT_STORE_SCHEMES):
+            if not uri.startswith(OBJECT_STORE_SCHEMES):
+                # retrieveArtifactPath fails: a warning, no upload, and the URI is
+                # recorded as it is, so the task succeeds and its consumer fails.
                 with open(log_path, "a") as log:
                     log.write(
-                        f"\nfailed to upload output {key}: {artifact['uri']} is not a URI in "
-                        f"the pipeline root {self.pipeline_root} (a local path written back)\n"
+                        f'\nOutput Artifact "{key}" does not have a recognized storage URI '
+                        f'"{uri}". Skipping uploading to remote storage.\n'
                     )
-                return False, {}
-            self._upload(local_path_for_uri(artifact["uri"], pod), artifact["uri"])
-        shutil.rmtree(pod, ignore_errors=True)
-        return True, outputs
+                continue
+            key_error = key_from_uri(self.pipeline_root, uri)
+            if key_error:
+                raise LaunchFailed(f'failed to upload output artifact "{key}": {key_error}')
+            self._upload(local_path_for_uri(uri, pod), uri, key)
+        return outputs, parameters
+
+    def _output_parameters(self, executor_input, executor_output, component, pod):
+        """launcher_v2.go: collectOutputParameters, from the output or the parameter's file."""
+        definitions = component.get("outputDefinitions", {}).get("parameters", {})
+        given = executor_output.get("parameterValues", {})
+        values = {}
+        for key, spec in executor_input["outputs"].get("parameters", {}).items():
+            if key in given:
+                values[key] = given[key]
+                continue
+            path = spec["outputFile"]
+            if self.docker_image is not None:
+                path = os.path.join(pod, path.lstrip("/"))
+            if not os.path.isfile(path):
+                raise LaunchFailed(
+                    f"failed to read output parameter {key}: the task wrote no {spec['outputFile']}"
+                )
+            with open(path) as f:
+                text = f.read()
+            kind = definitions.get(key, {}).get("parameterType", "STRING")
+            values[key] = text if kind == "STRING" else json.loads(text)
+        return values
 
     def _volume_mounts(self, executor_label: str) -> dict[str, str]:
         """Mount path → host folder for the PVCs the platform spec mounts in this executor."""
@@ -512,19 +664,31 @@ class Emulator:
             process = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env)
             return process.returncode
         volumes = []
-        for folder in ("minio", "s3", "gcs"):
+        for folder in ("minio", "s3", "gcs", "tmp/kfp/outputs"):
             os.makedirs(os.path.join(pod, folder), exist_ok=True)
             volumes += ["-v", f"{os.path.join(pod, folder)}:/{folder}"]
         for mount_path, host in mounts.items():
             volumes += ["-v", f"{host}:{mount_path}"]
-        user = []
         if os.getuid() == 0:
-            # As on a cluster, the folders belong to the image's own (non-root) user.
-            owner = self._image_user()
+            # As on a cluster, the folders belong to the task's non-root user: the
+            # image's own, or nobody when the image would run as root.
+            uid, gid = self._image_user()
+            if uid == 0:
+                uid, gid = _NOBODY
             for folder in [pod, *mounts.values()]:
-                _chown_tree(folder, *owner)
+                _chown_tree(folder, uid, gid)
+            user = ["--user", f"{uid}:{gid}"]
         else:
             user = ["--user", f"{os.getuid()}:{os.getgid()}", "-e", "HOME=/tmp"]
+        # The task gets no capabilities, cannot gain privileges and has no network.
+        confinement = [
+            "--cap-drop",
+            "ALL",
+            "--security-opt",
+            "no-new-privileges",
+            "--network",
+            "none",
+        ]
         # driver.go applies the limits to the pod; docker applies them to the container.
         limits = []
         if resources.get("cpuLimit"):
@@ -532,8 +696,8 @@ class Emulator:
         if resources.get("memoryLimit"):
             limits += ["--memory", f"{int(resources['memoryLimit'] * 1024)}m"]
         docker = [
-            self.docker, "run", "--rm", "--network", "none",
-            *user, *volumes, *limits, "--entrypoint", command[0], self.docker_image, *command[1:],
+            self.docker, "run", "--rm", *confinement, *user, *volumes, *limits,
+            "--entrypoint", command[0], self.docker_image, *command[1:],
         ]  # fmt: skip
         process = subprocess.run(docker, stdout=log, stderr=subprocess.STDOUT)
         return process.returncode
@@ -564,15 +728,34 @@ class Emulator:
             os.makedirs(os.path.dirname(local_path), exist_ok=True)
             shutil.copy2(source, local_path)
 
-    def _upload(self, local_path: str, uri: str) -> None:
+    def _upload(self, local_path: str, uri: str, key: str) -> None:
+        """object_store.go: UploadBlob, file by file; raises LaunchFailed on a link.
+
+        The object store keeps files, not folders, so empty folders vanish. A
+        symbolic link fails the upload: the backend cannot upload a link to a
+        folder, and following one here could copy a host file into the store.
+        A missing local path is only a warning there (launcher_v2.go).
+        """
         target = self._object_path(uri)
         if os.path.islink(local_path):
-            return  # never follow a link a task left into the host's files
-        if os.path.isdir(local_path):
-            shutil.copytree(local_path, target, symlinks=True, dirs_exist_ok=True)
-        elif os.path.exists(local_path):
+            raise LaunchFailed(
+                f'failed to upload output artifact "{key}": {local_path} is a symbolic link'
+            )
+        if os.path.isfile(local_path):
             self._upload_file(local_path, uri)
-        # launcher_v2.go: a missing local path is only a warning.
+            return
+        for root, dirs, files in os.walk(local_path):
+            for name in dirs + files:
+                if os.path.islink(os.path.join(root, name)):
+                    raise LaunchFailed(
+                        f'failed to upload output artifact "{key}": '
+                        f"{os.path.join(root, name)} is a symbolic link"
+                    )
+            for name in files:
+                source = os.path.join(root, name)
+                destination = os.path.join(target, os.path.relpath(source, local_path))
+                os.makedirs(os.path.dirname(destination), exist_ok=True)
+                shutil.copyfile(source, destination, follow_symlinks=False)
 
     def _upload_file(self, local_path: str, uri: str) -> None:
         target = self._object_path(uri)
@@ -583,28 +766,35 @@ class Emulator:
         """component/importer_launcher.go: the artifact is the URI, no task runs."""
         # importer_launcher.go: a runtimeParameter names one of the task's inputs.
         task_inputs = self._importer_inputs
-        uri = importer["artifactUri"].get("constant") or task_inputs.get(
-            importer["artifactUri"].get("runtimeParameter", "")
-        )
-        if not uri:
-            raise UserError(f"task {name}: the importer has no artifact URI")
+        source = importer["artifactUri"]
+        if "constant" in source:
+            uri = source["constant"]
+            if not uri:
+                raise UserError(f"task {name}: empty Artifact URI constant value")
+        else:
+            parameter = source.get("runtimeParameter", "")
+            uri = task_inputs.get(parameter)
+            if not uri:
+                raise UserError(
+                    f"task {name}: empty artifact URI runtime value for parameter {parameter}"
+                )
+        # objectstore/config.go: ParseProviderFromPath accepts these schemes only.
+        if not uri.startswith(OBJECT_STORE_SCHEMES):
+            raise UserError(
+                f"task {name}: failed to create MLMD artifact from ImporterSpec: no provider "
+                f"scheme found in artifact URI: {uri} (use minio://, s3:// or gs://)"
+            )
+        object_path(self.object_store, uri)  # refuses keys that leave the store
         (key,) = component["outputDefinitions"]["artifacts"]
-        outputs = {
-            key: {
-                "artifacts": [
-                    {
-                        "name": key,
-                        "uri": uri,
-                        "type": importer["typeSchema"],
-                        "metadata": importer.get("metadata", {}),
-                    }
-                ]
-            }
-        }
-        execution = store.record_execution(
-            run_id, name, None, {"inputs": {}}, outputs, True, self._artifact_type
+        return store.import_artifact(
+            run_id,
+            name,
+            key,
+            uri,
+            self._artifact_type({"type": importer["typeSchema"]}),
+            importer.get("metadata", {}),
+            reimport=bool(importer.get("reimport")),
         )
-        return store.outputs_of(execution)
 
     @staticmethod
     def _artifact_type(artifact: dict[str, Any]) -> str:
@@ -623,8 +813,38 @@ def _chown_tree(folder: str, uid: int, gid: int) -> None:
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
+class LaunchFailed(Exception):
+    """The launcher's own failure after the command ran; the task fails with this message."""
+
+
+def parse_executor_output(text: str, path: str) -> dict[str, Any]:
+    """launcher_v2.go: getExecutorOutputFile parses with protojson.Unmarshal, strictly."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    try:
+        json_format.Parse(text, pipeline_spec_pb2.ExecutorOutput())
+        return json.loads(text)
+    except (json_format.ParseError, ValueError) as e:
+        raise LaunchFailed(f"failed to unmarshal executor output file {path}: {e}") from None
+
+
+def key_from_uri(pipeline_root: str, uri: str) -> str | None:
+    """objectstore/config.go: KeyFromURI against the pipeline root; the error, or None."""
+    scheme, _, rest = pipeline_root.partition("://")
+    prefixed = f"{scheme}://{posixpath.normpath(rest)}"  # PrefixedBucket: path.Join
+    if not uri.startswith(prefixed):
+        return f'URI "{uri}" does not have expected bucket prefix "{prefixed}"'
+    if not uri[len(prefixed) :].lstrip("/"):
+        return f'URI "{uri}" has empty key given prefixed bucket "{prefixed}"'
+    return None
+
+
 def cache_fingerprint(
-    executor_input: dict[str, Any], container: dict[str, Any], image: str | None = None
+    executor_input: dict[str, Any],
+    container: dict[str, Any],
+    image: str | None = None,
+    component: dict[str, Any] | None = None,
 ) -> str:
     """cacheutils/cache.go: GenerateCacheKey and GenerateFingerPrint.
 
@@ -646,7 +866,13 @@ def cache_fingerprint(
         },
         "inputParameterValues": executor_input["inputs"]["parameterValues"],
         "outputArtifactsSpec": outputs,
-        "outputParametersSpec": {},
+        "outputParametersSpec": {
+            key: spec["parameterType"]
+            for key, spec in (component or {})
+            .get("outputDefinitions", {})
+            .get("parameters", {})
+            .items()
+        },
         "containerSpec": {
             "image": image or container.get("image", ""),
             "cmdArgs": container.get("command", []) + container.get("args", []),

@@ -8,19 +8,22 @@ link them. Downstream tasks read their inputs back from here.
 
 import json
 import os
+import re
 from typing import Any
 
 from google.protobuf import json_format
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
+from kubetfx.components.kfp_contract import OBJECT_STORE_SCHEMES
+from kubetfx.pipelines.errors import UserError
+
 EXECUTION_TYPE = "system.ContainerExecution"
 PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
 
-
-# The schemes the backend's object store is reached by (objectstore/object_store.go).
-OBJECT_STORE_SCHEMES = ("minio://", "s3://", "gs://")
+# S3's bucket naming rules, which MinIO and GCS share.
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
 def split_uri(uri: str) -> tuple[str, str]:
@@ -31,9 +34,25 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 def object_path(object_store: str, uri: str) -> str:
-    """Where the emulated object store keeps the object at ``uri``."""
+    """Where the emulated object store keeps the object at ``uri``, always inside it.
+
+    A bucket that breaks the naming rules, or a key with an empty, ``.`` or
+    ``..`` segment (``minio://b//etc/x``, ``minio://b/a/../../x``), is refused,
+    as is a path that resolves (through links) outside ``object_store``.
+    """
+    if not uri.startswith(OBJECT_STORE_SCHEMES):
+        raise UserError(f"{uri} is not an object-store URI (minio://, s3://, gs://)")
     bucket, key = split_uri(uri)
-    return os.path.join(object_store, bucket, key)
+    segments = key.rstrip("/").split("/")
+    if not _BUCKET.fullmatch(bucket) or any(s in ("", ".", "..") for s in segments):
+        raise UserError(
+            f"{uri} is not a valid object URI (bucket/key/...; no empty, . or .. parts)"
+        )
+    path = os.path.join(object_store, bucket, key)
+    root = os.path.realpath(object_store)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        raise UserError(f"{uri} resolves outside the emulated object store {object_store}")
+    return path
 
 
 def task_log_path(log_dir: str, run_id: str, task_name: str) -> str:
@@ -148,10 +167,17 @@ class EmulatorStore:
         self._link_inputs(execution_id, self._input_events(executor_input))
         return execution_id
 
-    def publish_execution(self, run_id, execution_id, outputs, succeeded, type_of) -> None:
-        """metadata/client.go: PublishExecution, the final state and the outputs."""
+    def publish_execution(
+        self, run_id, execution_id, outputs, succeeded, type_of, parameters=None
+    ) -> None:
+        """metadata/client.go: PublishExecution, the final state and the outputs.
+
+        Output parameters go into the execution's ``outputs`` struct, as there.
+        """
         (execution,) = self.store.get_executions_by_id([execution_id])
         execution.last_known_state = mlmd.Execution.COMPLETE if succeeded else mlmd.Execution.FAILED
+        if parameters:
+            execution.custom_properties["outputs"].struct_value.update(parameters)
         pairs = []
         for key, artifact_list in outputs.items():
             for artifact in artifact_list["artifacts"]:
@@ -186,6 +212,9 @@ class EmulatorStore:
             run_id, task_name, fingerprint, mlmd.Execution.CACHED, executor_input
         )
         execution.custom_properties["cached_from"].int_value = cached_id
+        (cached,) = self.store.get_executions_by_id([cached_id])
+        if "outputs" in cached.custom_properties:
+            execution.custom_properties["outputs"].CopyFrom(cached.custom_properties["outputs"])
         pairs = []
         for event in self.store.get_events_by_execution_ids([cached_id]):
             if event.type == mlmd.Event.OUTPUT:
@@ -236,6 +265,63 @@ class EmulatorStore:
                 }
             )
         return outputs
+
+    def import_artifact(
+        self, run_id, task_name, output_key, uri, type_name, metadata, reimport: bool
+    ) -> dict[str, list[dict[str, Any]]]:
+        """component/importer_launcher.go: an execution whose output is the URI.
+
+        Without ``reimport``, an artifact of the pipeline with the same URI,
+        type and metadata is reused (client.go: FindMatchedArtifact), so the
+        same URI keeps one artifact id across runs.
+        """
+        record = mlmd.Artifact(
+            type_id=self._artifact_type(type_name), uri=uri, state=mlmd.Artifact.LIVE
+        )
+        fields = {**metadata, "display_name": output_key, "store_session_info": json.dumps(
+            {"Provider": uri.split("://", 1)[0], "Params": {"fromEnv": "true"}}
+        )}  # fmt: skip
+        for name, value in fields.items():
+            record.custom_properties[name].CopyFrom(_to_mlmd_value(value))
+        if not reimport:
+            pipeline = self.store.get_context_by_type_and_name(
+                PIPELINE_CONTEXT, self._pipeline_name
+            )
+            in_pipeline = {a.id for a in self.store.get_artifacts_by_context(pipeline.id)}
+            for candidate in self.store.get_artifacts_by_uri(uri):
+                if (
+                    candidate.id in in_pipeline
+                    and candidate.type_id == record.type_id
+                    and candidate.state == record.state
+                    and all(
+                        k in candidate.custom_properties and candidate.custom_properties[k] == v
+                        for k, v in record.custom_properties.items()
+                    )
+                ):
+                    record = candidate
+                    break
+        execution = self._new_execution(
+            run_id, task_name, None, mlmd.Execution.COMPLETE, {"inputs": {}}
+        )
+        event = mlmd.Event(type=mlmd.Event.OUTPUT)
+        event.path.steps.add().key = output_key
+        execution_id, _, _ = self.store.put_execution(
+            execution, [(record, event)], self._contexts(run_id),
+            reuse_context_if_already_exist=True,
+        )  # fmt: skip
+        return self.outputs_of(execution_id)
+
+    def output_parameters(self, run_id: str, task_name: str) -> dict[str, Any]:
+        """The output parameters a task of the run published (its ``outputs`` struct)."""
+        run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+        for execution in self.store.get_executions_by_context(run.id):
+            if execution.custom_properties["task_name"].string_value == task_name:
+                if "outputs" not in execution.custom_properties:
+                    return {}
+                return json_format.MessageToDict(
+                    execution.custom_properties["outputs"].struct_value
+                )
+        return {}
 
     def task_outputs(self, run_id: str, task_name: str) -> dict[str, list[dict[str, Any]]]:
         run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)

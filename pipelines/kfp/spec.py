@@ -1,18 +1,43 @@
 """What the compiled spec contains, shared by the compiler and the emulator."""
 
-from kubetfx.components.kfp_contract import OVERRIDE_PREFIX, PACKAGE_SCHEME  # noqa: F401
+from kubetfx.components.kfp_contract import (  # noqa: F401
+    DATA_FINGERPRINT_INPUT,
+    DATA_INPUT,
+    FINGERPRINT_OUTPUT,
+    OBJECT_STORE_SCHEMES,
+    OVERRIDE_PREFIX,
+    PACKAGE_SCHEME,
+)
 from kubetfx.components.project import Project
 
 # Pipeline parameters users set per run, with the task inputs they feed.
-# Each binding is (task, input parameter of that task).
+# Each binding is (task, input parameter of that task). data_root feeds the
+# Data importer instead when it is an object-store URI (see DATA_TASK).
+DATA_PARAMETER = "data_root"
+TRAIN_STEPS_PARAMETER = "train_steps"
+SERVING_PARAMETER = "serving_dir"
 PARAMETER_BINDINGS = {
-    "data_root": [("CsvExampleGen", "input_base")],
-    "train_steps": [("Trainer", "override__train_args__num_steps")],
-    "serving_dir": [
+    DATA_PARAMETER: [("CsvExampleGen", "input_base")],
+    TRAIN_STEPS_PARAMETER: [("Trainer", "override__train_args__num_steps")],
+    SERVING_PARAMETER: [
         ("LatestPushedModel", "serving_dir"),
         ("Pusher", "override__push_destination__filesystem__base_directory"),
     ],
 }
+
+# Data from the object store (data_root is minio://, s3:// or gs://). An
+# importer turns the URI into an artifact, which the launcher stages into the
+# tasks that take it with its own credentials
+# (component/importer_launcher.go, launcher_v2.go: downloadArtifacts). The
+# fingerprint task hashes what is there on every run, so that CsvExampleGen's
+# cache key follows the files and not the URI.
+DATA_TASK = "Data"
+DATA_OUTPUT = "data"
+DATA_TYPE = {"schemaTitle": "system.Dataset", "schemaVersion": "0.0.1"}
+FINGERPRINT_TASK = "DataFingerprint"
+FINGERPRINT_COMMAND = ["python", "-m", "kubetfx.components.data_fingerprint"]
+# The task that reads the data.
+EXAMPLE_GEN_TASK = "CsvExampleGen"
 
 # Extra outputs that the KFP dashboard renders, added to TFX tasks by the
 # compiler and written by the entrypoint: task -> {output name: schema title}.

@@ -64,3 +64,65 @@ def test_an_artifact_type_is_named_by_its_schema_title_or_its_instance_schema():
     instance = "title: tfx.Model\ntype: object\nproperties:\n"
     assert schema_title("", instance) == "tfx.Model"
     assert schema_title("", "") == ""  # as the backend hands input artifacts back
+
+
+def _driver_input(package, task_name, root, artifacts, extra_parameters):
+    """The ExecutorInput the 2.17 driver builds for one task of a compiled package."""
+    import yaml
+
+    with open(package) as f:
+        spec = next(yaml.safe_load_all(f))
+    task = spec["root"]["dag"]["tasks"][task_name]
+    component = spec["components"][task["componentRef"]["name"]]
+    container = spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]
+    parameters = {
+        key: value["runtimeValue"]["constant"]
+        for key, value in task["inputs"]["parameters"].items()
+        if "runtimeValue" in value
+    }
+    outputs = {
+        key: {"artifacts": [{"name": key, "uri": f"{root}/{key}", "type": d["artifactType"]}]}
+        for key, d in component["outputDefinitions"]["artifacts"].items()
+    }
+    executor_input = {
+        "inputs": {"parameterValues": {**parameters, **extra_parameters}, "artifacts": artifacts},
+        "outputs": {"artifacts": outputs, "outputFile": "/minio/out/output_metadata.json"},
+    }
+    args = container["args"]
+    return executor_input, args
+
+
+def test_csv_example_gen_reads_the_data_artifact_the_launcher_staged(
+    object_store_package, tmp_path, monkeypatch
+):
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    monkeypatch.setenv("ARTIFACT_LOCAL_PATH", str(tmp_path))
+    staged = tmp_path / "minio" / "mlpipeline" / "datasets" / "taxi"
+    staged.mkdir(parents=True)
+    rows = ["a,b", *[f"{i},{i % 3}" for i in range(30)]]
+    (staged / "part.csv").write_text("\n".join(rows) + "\n")
+    root = "minio://mlpipeline/v2/artifacts/kubetfx-taxi/run/CsvExampleGen/1"
+    data = {"artifacts": [{"name": "4", "uri": "minio://mlpipeline/datasets/taxi/"}]}
+    executor_input, args = _driver_input(
+        object_store_package, "CsvExampleGen", root, {"data": data}, {"data_fingerprint": "ab"}
+    )
+    parsed = pipeline_spec_pb2.ExecutorInput()
+    json_format.ParseDict(executor_input, parsed)
+    parsed.outputs.output_file = str(tmp_path / "out" / "output_metadata.json")
+    inputs_spec = pipeline_spec_pb2.ComponentInputsSpec()
+    json_format.Parse(args[args.index("--json_serialized_inputs_spec_args") + 1], inputs_spec)
+    executor_class = args[args.index("--executor_class_path") + 1]
+
+    kfp_entrypoint.run_task(parsed, inputs_spec, executor_class, ["--direct_num_workers=1"])
+
+    with open(parsed.outputs.output_file) as f:
+        output = json.load(f)
+    (examples,) = output["artifacts"]["examples"]["artifacts"]
+    assert examples["uri"] == f"{root}/examples"  # written back as given: the launcher uploads it
+    assert "data" not in output["artifacts"]
+    assert examples["metadata"]["input_fingerprint"].startswith("split:single_split,num_files:1")
+    assert "data_fingerprint" not in json.dumps(examples["metadata"])
+    written = tmp_path / "minio" / "mlpipeline" / "v2" / "artifacts" / "kubetfx-taxi"
+    assert list(written.rglob("Split-train/*.gz")) and list(written.rglob("Split-eval/*.gz"))

@@ -10,7 +10,7 @@ from kubetfx.pipelines.kfp import emulator
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.compiler import compile_pipeline
 from kubetfx.pipelines.project.loader import load_project
-from tests.conftest import TAXI
+from tests.conftest import TAXI, TAXI_DATA_URI
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +120,80 @@ def test_the_emulator_refuses_what_the_backend_refuses(pipeline_spec):
         emulator.check_spec(with_resolver)
 
 
+@pytest.fixture(scope="module")
+def store_spec(object_store_package):
+    with open(object_store_package) as f:
+        return next(yaml.safe_load_all(f))
+
+
+def test_object_store_data_is_imported_and_staged_by_the_launcher(store_spec, object_store_package):
+    from kfp.client.client import _extract_pipeline_yaml
+
+    tasks = store_spec["root"]["dag"]["tasks"]
+    parameters = store_spec["root"]["inputDefinitions"]["parameters"]
+    assert parameters["data_root"]["defaultValue"] == TAXI_DATA_URI
+    # importer_launcher.go: the URI is the task's input "uri", from the run's data_root.
+    assert tasks["Data"]["inputs"]["parameters"] == {
+        "uri": {"componentInputParameter": "data_root"}
+    }
+    importer = store_spec["deploymentSpec"]["executors"]["Data_executor"]["importer"]
+    assert importer["artifactUri"] == {"runtimeParameter": "uri"}
+    assert importer["typeSchema"]["schemaTitle"] == "system.Dataset"
+    assert not importer.get("reimport")  # one artifact per URI: the fingerprint keys the cache
+    example_gen = tasks["CsvExampleGen"]
+    assert example_gen["inputs"]["artifacts"]["data"] == {
+        "taskOutputArtifact": {"producerTask": "Data", "outputArtifactKey": "data"}
+    }
+    assert example_gen["inputs"]["parameters"]["data_fingerprint"] == {
+        "taskOutputParameter": {
+            "producerTask": "DataFingerprint",
+            "outputParameterKey": "fingerprint",
+        }
+    }
+    assert "componentInputParameter" not in json.dumps(example_gen["inputs"]["parameters"])
+    assert example_gen["cachingOptions"] == {"enableCache": True}
+    assert "cachingOptions" not in tasks["DataFingerprint"]  # hashes the files on every run
+    fingerprint = store_spec["deploymentSpec"]["executors"]["DataFingerprint_executor"]
+    assert fingerprint["container"]["command"] == contract.FINGERPRINT_COMMAND
+    assert fingerprint["container"]["resources"] == contract.LIGHT_RESOURCES
+    order = emulator.topological_order(tasks)
+    assert order.index("Data") < order.index("DataFingerprint") < order.index("CsvExampleGen")
+    parsed = _extract_pipeline_yaml(str(object_store_package))
+    assert "Data" in parsed.pipeline_spec.root.dag.tasks
+
+
+def test_data_root_must_match_how_the_package_reads_its_data(pipeline_spec, store_spec):
+    assert emulator.parse_params([f"data_root={TAXI_DATA_URI}x/"], store_spec) == {
+        "data_root": f"{TAXI_DATA_URI}x/"
+    }
+    with pytest.raises(UserError, match="reads its data from the object store"):
+        emulator.parse_params(["data_root=/home/me/data"], store_spec)
+    with pytest.raises(UserError, match="compile it with --data minio://b/d/"):
+        emulator.parse_params(["data_root=minio://b/d/"], pipeline_spec)
+
+
+@pytest.mark.parametrize("value", ["/models", "/serving-old", "/serving/../tmp", "serving"])
+def test_a_serving_dir_outside_the_mounted_volume_is_refused(pipeline_spec, value):
+    with pytest.raises(UserError, match=f"serving_dir={value} is outside the serving volume"):
+        emulator.parse_params([f"serving_dir={value}"], pipeline_spec)
+
+
+def test_a_serving_dir_inside_the_volume_is_taken(pipeline_spec):
+    for value in ("/serving", "/serving/taxi", "/serving/taxi/"):
+        assert emulator.parse_params([f"serving_dir={value}"], pipeline_spec) == {
+            "serving_dir": value
+        }
+
+
+def test_data_only_this_machine_can_read_is_refused_at_compile(tmp_path):
+    loaded = _project(tmp_path)
+    with pytest.raises(UserError, match="the project's data .* is not where a cluster's tasks"):
+        compile_pipeline(loaded, str(tmp_path / "pipeline.yaml"))
+    with pytest.raises(UserError, match="--data s3:/x is not where"):
+        compile_pipeline(loaded, str(tmp_path / "pipeline.yaml"), data="s3:/x")
+    assert not (tmp_path / "pipeline.yaml").exists()
+
+
 def test_parameters_are_typed_and_checked(pipeline_spec):
     assert emulator.parse_params(["train_steps=20", "data_root=/d"], pipeline_spec) == {
         "train_steps": 20,
@@ -182,7 +256,8 @@ def _exec_property(spec, task, name):
 
 def test_any_project_compiles_with_its_settings_and_schema_inside(tmp_path):
     loaded = _project(tmp_path)
-    spec = compile_pipeline(loaded, str(tmp_path / "pipeline.yaml"))
+    data = "minio://mlpipeline/datasets/tiny/"
+    spec = compile_pipeline(loaded, str(tmp_path / "pipeline.yaml"), data=data)
     assert spec["pipelineInfo"]["name"] == "tiny-regression"
     _, schema_text = _exec_property(spec, "ImportSchemaGen", "schema_text")
     assert schema_text == loaded.schema_text  # the stock image needs no file of the project
@@ -192,7 +267,7 @@ def test_any_project_compiles_with_its_settings_and_schema_inside(tmp_path):
     )
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert parameters["train_steps"]["defaultValue"] == 30
-    assert parameters["data_root"]["defaultValue"] == str(tmp_path / "data")
+    assert parameters["data_root"]["defaultValue"] == data
     evaluator = spec["components"][
         spec["root"]["dag"]["tasks"]["Evaluator"]["componentRef"]["name"]
     ]
@@ -207,7 +282,11 @@ def test_a_project_with_its_own_code_needs_an_image_that_holds_it(tmp_path):
         compile_pipeline(loaded, str(tmp_path / "pipeline.yaml"))
     assert not (tmp_path / "pipeline.yaml").exists()
     spec = compile_pipeline(
-        loaded, str(tmp_path / "pipeline.yaml"), image="mine:1", custom_image=True
+        loaded,
+        str(tmp_path / "pipeline.yaml"),
+        image="mine:1",
+        custom_image=True,
+        data="minio://mlpipeline/datasets/tiny/",
     )
     _, run_fn = _exec_property(spec, "Trainer", "run_fn")
     assert run_fn == "my_model.run_fn"
