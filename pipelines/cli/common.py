@@ -1,6 +1,7 @@
 """The ``kubetfx`` command group and what its commands share: options, errors, quiet."""
 
 import contextlib
+import functools
 import os
 import shlex
 import sys
@@ -51,9 +52,81 @@ RUNS_DIR = click.option(
     "[default: kubetfx_output beside the project file; for the bundled project, "
     "./kubetfx_output]",
 )
-ENDPOINT = click.option(
-    "--endpoint", required=True, help="KFP dashboard or API URL, e.g. http://localhost:8080."
-)
+
+
+def kfp_connection(endpoint_help: str, required: bool = True):
+    """Options that say where the KFP API is and how to sign in, passed as ``connection``.
+
+    ``connection`` is a submit.Connection, or None when --endpoint is optional
+    and not given. A bad combination exits with a one-line error.
+    """
+    options = [
+        click.option("--endpoint", required=required, default=None, help=endpoint_help),
+        click.option(
+            "--token",
+            envvar="KUBETFX_KFP_TOKEN",
+            default=None,
+            help="Bearer token for the KFP API (env KUBETFX_KFP_TOKEN).",
+        ),
+        click.option(
+            "--token-file",
+            envvar="KF_PIPELINES_SA_TOKEN_PATH",
+            type=click.Path(),
+            default=None,
+            help="File holding the bearer token, read on each request, e.g. a projected "
+            "service-account token (env KF_PIPELINES_SA_TOKEN_PATH, as the kfp client).",
+        ),
+        click.option(
+            "--cookies",
+            default=None,
+            help="Cookie header for an authenticating proxy, e.g. authservice_session=... "
+            "(the full Kubeflow platform with Dex).",
+        ),
+        click.option(
+            "--namespace",
+            envvar="KUBETFX_KFP_NAMESPACE",
+            default=None,
+            help="Your profile namespace in multi-user Kubeflow (env KUBETFX_KFP_NAMESPACE).",
+        ),
+        click.option(
+            "--ca-bundle",
+            type=click.Path(),
+            default=None,
+            help="CA certificates (PEM) to verify an https endpoint with.",
+        ),
+        click.option(
+            "--insecure", is_flag=True, help="Do not verify the https endpoint's certificate."
+        ),
+    ]
+
+    def decorate(command):
+        @functools.wraps(command)
+        def with_connection(*args, **kwargs):
+            from kubetfx.pipelines.kfp.submit import Connection
+
+            fields = {
+                name: kwargs.pop(name)
+                for name in (
+                    "endpoint", "token", "token_file", "cookies", "namespace", "ca_bundle",
+                    "insecure",
+                )
+            }  # fmt: skip
+            connection = None
+            if fields["endpoint"] is not None:
+                try:
+                    connection = Connection(**fields)
+                except UserError as e:
+                    fail(e)
+            return command(*args, connection=connection, **kwargs)
+
+        for option in reversed(options):
+            with_connection = option(with_connection)
+        return with_connection
+
+    return decorate
+
+
+ENDPOINT = kfp_connection("KFP dashboard or API URL, e.g. http://localhost:8080.")
 BEAM_ARGS = click.option(
     "--beam-args",
     default="",

@@ -9,7 +9,16 @@ import os
 
 import click
 
-from kubetfx.pipelines.cli.common import CONFIG, RUNS_DIR, cli, fail, load, output_dir_for, quiet
+from kubetfx.pipelines.cli.common import (
+    CONFIG,
+    RUNS_DIR,
+    cli,
+    fail,
+    kfp_connection,
+    load,
+    output_dir_for,
+    quiet,
+)
 from kubetfx.pipelines.definition.settings import METADATA_FILE
 from kubetfx.pipelines.errors import UserError
 
@@ -23,23 +32,23 @@ def _where(config_path: str | None, output_dir: str | None) -> tuple[str, str | 
 @cli.command()
 @CONFIG
 @RUNS_DIR
-@click.option("--endpoint", default=None, help="List a Kubeflow Pipelines endpoint's runs instead.")
+@kfp_connection("List a Kubeflow Pipelines endpoint's runs instead.", required=False)
 @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
-def runs(config_path, output_dir, endpoint, limit) -> None:
+def runs(config_path, output_dir, connection, limit) -> None:
     """List pipeline runs, newest first: local or emulated ones, or a KFP endpoint's."""
     try:
-        if endpoint:
-            _print_kfp_runs(endpoint, limit)
+        if connection is not None:
+            _print_kfp_runs(connection, limit)
         else:
             _print_local_runs(*_where(config_path, output_dir), limit)
     except UserError as e:
         fail(e)
 
 
-def _print_kfp_runs(endpoint: str, limit: int) -> None:
+def _print_kfp_runs(connection, limit: int) -> None:
     from kubetfx.pipelines.kfp.submit import recent_runs
 
-    rows = recent_runs(endpoint, limit)
+    rows = recent_runs(connection, limit)
     if not rows:
         click.echo("no runs")
         return

@@ -143,8 +143,17 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
 @click.option(
     "--wait", is_flag=True, help="Follow the run to its end; exit non-zero unless it succeeds."
 )
-def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_cache, wait) -> None:
-    """Submit a compiled pipeline package to Kubeflow Pipelines."""
+def submit(
+    package, connection, experiment, run_name, params, pipeline_root, no_cache, wait
+) -> None:
+    """Submit a compiled pipeline package to Kubeflow Pipelines.
+
+    For multi-user Kubeflow or an API behind an authenticating proxy, give a
+    bearer token (--token, or --token-file with e.g. a service-account token),
+    or the session cookie (--cookies), and your --namespace. An https endpoint
+    is verified against the system's CAs, or --ca-bundle.
+    """
+    endpoint = connection.endpoint
     from kubetfx.pipelines.kfp import emulator
     from kubetfx.pipelines.kfp import submit as kfp_submit
 
@@ -154,7 +163,7 @@ def submit(package, endpoint, experiment, run_name, params, pipeline_root, no_ca
         values = emulator.parse_params(list(params), pipeline_spec)
         client, run_id = kfp_submit.submit(
             package,
-            endpoint,
+            connection,
             values,
             experiment=experiment,
             run_name=run_name,

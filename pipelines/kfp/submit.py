@@ -1,9 +1,16 @@
 """Submitting compiled packages to a Kubeflow Pipelines 2.x endpoint, and following runs.
 
 A thin layer over the ``kfp`` client (KFP's v2beta1 REST API) that turns its
-failures into messages saying what to check.
+failures into messages saying what to check. It authenticates as the client
+does: a bearer token (given, or read from a token file such as a projected
+service-account token), session cookies (the full Kubeflow platform behind
+Dex), a namespace for multi-user mode, and TLS with a CA bundle or, when asked
+explicitly, without verification.
 """
 
+import dataclasses
+import os
+import ssl
 import sys
 import time
 from collections.abc import Mapping
@@ -15,6 +22,93 @@ FINAL_STATES = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
 PORT_FORWARD_HINT = "kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80"
 
 
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """Where the KFP API is and how to authenticate to it."""
+
+    endpoint: str
+    token: str | None = None
+    token_file: str | None = None
+    cookies: str | None = None
+    namespace: str | None = None
+    ca_bundle: str | None = None
+    insecure: bool = False
+
+    def __post_init__(self):
+        if not self.endpoint.startswith(("http://", "https://")):
+            raise UserError(f"--endpoint must be an http:// or https:// URL, got {self.endpoint}")
+        if self.token and self.token_file:
+            raise UserError("give --token or --token-file, not both")
+        if self.ca_bundle and self.insecure:
+            raise UserError("give --ca-bundle or --insecure, not both")
+        if self.ca_bundle and not os.path.isfile(self.ca_bundle):
+            raise UserError(f"--ca-bundle {self.ca_bundle} is not a file")
+
+    def bearer_token(self) -> str | None:
+        """The token to send: given, or read now from the token file (it may be rotated)."""
+        if not self.token_file:
+            return self.token
+        try:
+            with open(self.token_file) as f:
+                token = f.read().strip()
+        except OSError as e:
+            raise UserError(f"cannot read the token file {self.token_file}: {e.strerror}") from None
+        if not token:
+            raise UserError(f"the token file {self.token_file} is empty")
+        return token
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        token = self.bearer_token()
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self.cookies:
+            headers["Cookie"] = self.cookies
+        return headers
+
+    def ssl_context(self) -> ssl.SSLContext:
+        if self.insecure:
+            return ssl._create_unverified_context()  # noqa: S323 - asked for with --insecure
+        return ssl.create_default_context(cafile=self.ca_bundle)
+
+    def client_arguments(self) -> dict[str, Any]:
+        """kfp.Client's arguments for the same endpoint and credentials."""
+        from kfp.client import set_volume_credentials
+
+        arguments: dict[str, Any] = {"host": self.endpoint.rstrip("/")}
+        if self.token:
+            arguments["existing_token"] = self.token
+        elif self.token_file:
+            self.bearer_token()  # a missing or empty file fails here, in one line
+            arguments["credentials"] = set_volume_credentials.ServiceAccountTokenVolumeCredentials(
+                self.token_file
+            )
+        if self.cookies:
+            arguments["cookies"] = self.cookies
+        if self.namespace:
+            arguments["namespace"] = self.namespace
+        if self.ca_bundle:
+            arguments["ssl_ca_cert"] = self.ca_bundle
+        if self.insecure:
+            arguments["verify_ssl"] = False
+        return arguments
+
+
+def _tls_error(error: BaseException) -> BaseException | None:
+    """The TLS failure behind ``error``, if that is what it is."""
+    import urllib3
+
+    seen: BaseException | None = error
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError | urllib3.exceptions.SSLError):
+            return seen
+        reason = getattr(seen, "reason", None)
+        seen = reason if isinstance(reason, BaseException) else seen.__context__
+    return None
+
+
 def _explain(error: Exception, endpoint: str) -> UserError:
     """A one-line UserError for a failed call to ``endpoint``."""
     import urllib.error
@@ -22,6 +116,14 @@ def _explain(error: Exception, endpoint: str) -> UserError:
     import kfp_server_api
     import urllib3
 
+    tls = _tls_error(error)
+    if tls is not None:
+        detail = str(getattr(tls, "reason", "") or tls).splitlines()[0]
+        return UserError(
+            f"TLS error talking to Kubeflow Pipelines at {endpoint} ({detail}); pass "
+            "--ca-bundle with the CA that signed its certificate, or --insecure to skip "
+            "the check"
+        )
     status = None
     if isinstance(error, kfp_server_api.ApiException | urllib.error.HTTPError):
         status = getattr(error, "status", None) or getattr(error, "code", None)
@@ -46,60 +148,61 @@ def _explain(error: Exception, endpoint: str) -> UserError:
     return UserError(f"Kubeflow Pipelines at {endpoint}: {error}")
 
 
-def probe(endpoint: str, timeout_seconds: float = 10.0) -> None:
-    """Asks the API's health endpoint once, so a bad endpoint fails fast.
+def probe(connection: Connection, timeout_seconds: float = 10.0) -> None:
+    """Asks the API's health endpoint once, with the credentials, so a bad endpoint fails fast.
 
     The kfp client retries its own health check five times, five seconds apart.
     """
     import urllib.request
 
-    url = f"{endpoint.rstrip('/')}/apis/v2beta1/healthz"
+    url = f"{connection.endpoint.rstrip('/')}/apis/v2beta1/healthz"
+    request = urllib.request.Request(url, headers=connection.headers())
+    context = connection.ssl_context() if url.startswith("https://") else None
     try:
-        with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
-            response.read()
+        with urllib.request.urlopen(request, timeout=timeout_seconds, context=context) as reply:
+            reply.read()
     except Exception as error:  # noqa: BLE001 - every failure is explained
-        raise _explain(error, endpoint) from None
+        raise _explain(error, connection.endpoint) from None
 
 
-def connect(endpoint: str):
-    """A kfp.Client for ``endpoint``; fails with a UserError if it does not answer."""
+def connect(connection: Connection):
+    """A kfp.Client for the connection; fails with a UserError if it does not answer."""
     import warnings
 
     import kfp
 
-    if not endpoint.startswith(("http://", "https://")):
-        raise UserError(f"--endpoint must be an http:// or https:// URL, got {endpoint}")
-    probe(endpoint)
+    probe(connection)
     # The client warns on every start that it needs KFP 2.0.0-beta.2 or later.
     warnings.filterwarnings("ignore", message="This client only works", category=FutureWarning)
     try:
-        return kfp.Client(host=endpoint.rstrip("/"))
+        return kfp.Client(**connection.client_arguments())
     except Exception as error:  # noqa: BLE001 - every failure is explained
-        raise _explain(error, endpoint) from None
+        raise _explain(error, connection.endpoint) from None
 
 
 def submit(
     package_path: str,
-    endpoint: str,
+    connection: Connection,
     params: Mapping[str, Any],
     experiment: str = "kubetfx",
     run_name: str | None = None,
     pipeline_root: str | None = None,
     enable_caching: bool | None = None,
 ) -> tuple[Any, str]:
-    """Creates a run of the package; returns (client, run id)."""
-    client = connect(endpoint)
+    """Creates a run of the package (in the connection's namespace); returns (client, run id)."""
+    client = connect(connection)
     try:
         result = client.create_run_from_pipeline_package(
             package_path,
             arguments=dict(params),
             run_name=run_name,
             experiment_name=experiment,
+            namespace=connection.namespace,
             pipeline_root=pipeline_root,
             enable_caching=enable_caching,
         )
     except Exception as error:  # noqa: BLE001 - every failure is explained
-        raise _explain(error, endpoint) from None
+        raise _explain(error, connection.endpoint) from None
     return client, result.run_id
 
 
@@ -141,13 +244,15 @@ def follow(
         time.sleep(poll_seconds)
 
 
-def recent_runs(endpoint: str, limit: int = 20) -> list[dict[str, str]]:
-    """The newest runs: id, name, state, start and duration."""
-    client = connect(endpoint)
+def recent_runs(connection: Connection, limit: int = 20) -> list[dict[str, str]]:
+    """The newest runs (of the connection's namespace): id, name, state, start and duration."""
+    client = connect(connection)
     try:
-        response = client.list_runs(page_size=limit, sort_by="created_at desc")
+        response = client.list_runs(
+            page_size=limit, sort_by="created_at desc", namespace=connection.namespace
+        )
     except Exception as error:  # noqa: BLE001 - every failure is explained
-        raise _explain(error, endpoint) from None
+        raise _explain(error, connection.endpoint) from None
     rows = []
     for run in response.runs or []:
         created, finished = run.created_at, run.finished_at

@@ -13,7 +13,18 @@ from click.testing import CliRunner
 from kubetfx.pipelines.cli import cli
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import submit
+from kubetfx.pipelines.kfp.submit import Connection
+from tests.pipelines.kfp import fake_kfp_api
 from tests.pipelines.kfp.fake_kfp_api import FakeKfpApi
+
+
+@pytest.fixture(autouse=True)
+def no_protocol_problems():
+    """Every fake server a test starts ends with no recorded protocol problem."""
+    start = len(fake_kfp_api.INSTANCES)
+    yield
+    for api in fake_kfp_api.INSTANCES[start:]:
+        assert api.problems == []
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +70,7 @@ def test_submit_creates_an_experiment_and_a_run_with_typed_parameters(package):
     with FakeKfpApi() as api:
         client, run_id = submit.submit(
             package,
-            api.endpoint,
+            Connection(api.endpoint),
             {"train_steps": 200, "data_root": "/mnt/data"},
             experiment="taxi",
             run_name="nightly",
@@ -81,7 +92,7 @@ def test_submit_creates_an_experiment_and_a_run_with_typed_parameters(package):
 
 def test_wait_prints_task_states_and_returns_on_success(package):
     with FakeKfpApi(run_states=["PENDING", "RUNNING", "SUCCEEDED"]) as api:
-        client, run_id = submit.submit(package, api.endpoint, {})
+        client, run_id = submit.submit(package, Connection(api.endpoint), {})
         out = io.StringIO()
         assert submit.follow(client, run_id, api.endpoint, out=out, poll_seconds=0) == "SUCCEEDED"
         lines = out.getvalue().splitlines()
@@ -92,17 +103,17 @@ def test_wait_prints_task_states_and_returns_on_success(package):
 
 def test_a_failed_run_raises_with_the_backend_error(package):
     with FakeKfpApi(run_states=["RUNNING", "FAILED"]) as api:
-        client, run_id = submit.submit(package, api.endpoint, {})
+        client, run_id = submit.submit(package, Connection(api.endpoint), {})
         with pytest.raises(PipelineFailed, match="ended failed: task Trainer failed"):
             submit.follow(client, run_id, api.endpoint, out=io.StringIO(), poll_seconds=0)
 
 
 def test_runs_lists_newest_first_with_duration(package):
     with FakeKfpApi(run_states=["SUCCEEDED"]) as api:
-        first = submit.submit(package, api.endpoint, {}, run_name="first")
-        submit.submit(package, api.endpoint, {}, run_name="second")
+        first = submit.submit(package, Connection(api.endpoint), {}, run_name="first")
+        submit.submit(package, Connection(api.endpoint), {}, run_name="second")
         submit.follow(first[0], first[1], api.endpoint, out=io.StringIO(), poll_seconds=0)
-        rows = submit.recent_runs(api.endpoint, limit=5)
+        rows = submit.recent_runs(Connection(api.endpoint), limit=5)
         assert [row["name"] for row in rows] == ["second", "first"]
         assert rows[1]["duration"] == "300 s"
         (listing,) = (r for r in api.requests if r[:2] == ("GET", "/apis/v2beta1/runs"))
@@ -129,7 +140,7 @@ def test_unreachable_endpoint(package):
     with FakeKfpApi() as api:
         endpoint = api.endpoint
     with pytest.raises(UserError, match="cannot reach Kubeflow Pipelines .* port-forward"):
-        submit.submit(package, endpoint, {})
+        submit.submit(package, Connection(endpoint), {})
 
 
 def test_cli_refuses_unknown_parameters_before_calling_the_server(package):
@@ -144,9 +155,91 @@ def test_cli_refuses_unknown_parameters_before_calling_the_server(package):
 
 def test_cli_runs_table(package):
     with FakeKfpApi() as api:
-        submit.submit(package, api.endpoint, {}, run_name="nightly")
+        submit.submit(package, Connection(api.endpoint), {}, run_name="nightly")
         result = CliRunner().invoke(cli, ["runs", "--endpoint", api.endpoint])
     assert result.exit_code == 0, result.output
     header, row = result.output.strip().splitlines()
     assert header.split()[:2] == ["RUN", "ID"]
     assert row.startswith("run-1") and "nightly" in row
+
+
+# Authentication: multi-user Kubeflow and APIs behind an authenticating proxy.
+
+
+def test_a_bearer_token_and_namespace_reach_every_request(package):
+    with FakeKfpApi(token="s3cret", namespace="team-a") as api:
+        connection = Connection(api.endpoint, token="s3cret", namespace="team-a")
+        _, run_id = submit.submit(package, connection, {}, experiment="taxi")
+        rows = submit.recent_runs(connection)
+        assert [row["run_id"] for row in rows] == [run_id]
+        assert ("GET", "/apis/v2beta1/healthz") == api.requests[0][:2]  # the probe, signed
+        (experiment,) = api.experiments.values()
+        assert experiment["namespace"] == "team-a"
+
+
+def test_a_token_file_is_read_and_the_cli_takes_the_environment(package, tmp_path):
+    token = tmp_path / "token"
+    token.write_text("from-a-file\n")
+    with FakeKfpApi(token="from-a-file", namespace="team-a") as api:
+        result = CliRunner().invoke(
+            cli,
+            ["submit", package, "--endpoint", api.endpoint, "--namespace", "team-a"],
+            env={"KF_PIPELINES_SA_TOKEN_PATH": str(token)},
+        )
+        assert result.exit_code == 0, result.output
+        assert "created run run-1" in result.output
+        listed = CliRunner().invoke(
+            cli,
+            ["runs", "--endpoint", api.endpoint],
+            env={"KUBETFX_KFP_TOKEN": "from-a-file", "KUBETFX_KFP_NAMESPACE": "team-a"},
+        )
+        assert listed.exit_code == 0, listed.output
+        assert "run-1" in listed.output
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ([], "refused the request (HTTP 401)"),
+        (["--token", "wrong"], "refused the request (HTTP 401)"),
+        (["--token-file", "/nonexistent/token"], "cannot read the token file /nonexistent/token"),
+        (["--token", "a", "--token-file", "f"], "give --token or --token-file, not both"),
+    ],
+)
+def test_missing_or_wrong_credentials_are_one_line(package, options, expected):
+    with FakeKfpApi(token="s3cret") as api:
+        result = CliRunner().invoke(cli, ["submit", package, "--endpoint", api.endpoint, *options])
+        assert result.exit_code == 2, result.output
+        (line,) = result.output.strip().splitlines()
+        assert expected in line
+        assert not api.runs
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made with openssl."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return str(cert), str(key)
+
+
+def test_tls_is_verified_with_a_ca_bundle_and_a_failure_is_named(package, certificate):
+    cert, _ = certificate
+    with FakeKfpApi(tls=certificate) as api:
+        assert api.endpoint.startswith("https://")
+        with pytest.raises(UserError, match="^TLS error talking to .*--ca-bundle"):
+            submit.submit(package, Connection(api.endpoint), {})
+        _, run_id = submit.submit(package, Connection(api.endpoint, ca_bundle=cert), {})
+        _, second = submit.submit(package, Connection(api.endpoint, insecure=True), {})
+        assert (run_id, second) == ("run-1", "run-2")
