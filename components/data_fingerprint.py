@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from kubetfx.components.kfp_contract import DATA_INPUT, FINGERPRINT_OUTPUT
+from kubetfx.components.kfp_contract import CODE_DIGEST_ARG, DATA_INPUT, FINGERPRINT_OUTPUT
 from kubetfx.components.kfp_entrypoint import local_path_for_uri
 
 _CHUNK = 1 << 20
@@ -62,6 +62,7 @@ def run(executor_input: dict) -> dict:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executor_input", required=True)
+    parser.add_argument(CODE_DIGEST_ARG, default="", help="only keys KFP's cache")
     args = parser.parse_args(argv)
     executor_input = json.loads(args.executor_input)
     try:

@@ -44,6 +44,12 @@ DATA_FINGERPRINT_INPUT = "data_fingerprint"
 # The DataFingerprint task's output parameter that feeds it.
 FINGERPRINT_OUTPUT = "fingerprint"
 
+# Every compiled task's arguments carry a digest of the kubetfx code it runs.
+# KFP's cache key covers the image reference and the arguments, not the files
+# inside the image: without it, an image rebuilt under the same tag with other
+# code would reuse outputs cached by the old code. The tasks ignore its value.
+CODE_DIGEST_ARG = "--kubetfx_code_digest"
+
 # Output artifacts whose type is one of these are rendered by the KFP dashboard;
 # the entrypoint writes them after the TFX executor.
 VISUALIZATION_TYPES = (

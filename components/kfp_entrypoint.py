@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubetfx.components.kfp_contract import (
+    CODE_DIGEST_ARG,
     DATA_FINGERPRINT_INPUT,
     DATA_INPUT,
     OVERRIDE_PREFIX,
@@ -242,6 +243,7 @@ def parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--executor_class_path", required=True)
     parser.add_argument("--json_serialized_invocation_args", required=True)
     parser.add_argument("--json_serialized_inputs_spec_args", default="{}")
+    parser.add_argument(CODE_DIGEST_ARG, default="", help="only keys KFP's cache")
     return parser.parse_known_args(argv)
 
 

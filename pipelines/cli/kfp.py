@@ -29,7 +29,9 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
 @click.option(
     "--image",
     default=None,
-    help="Container image every task runs in.  [default: kubetfx:<version>]",
+    help="Container image every task runs in; a reference by digest (name@sha256:...) "
+    "keeps KFP's cache from reusing outputs of an image rebuilt under the same tag.  "
+    "[default: kubetfx:<version>]",
 )
 @click.option(
     "--pipeline-root",

@@ -19,6 +19,7 @@ the open-source backend (see docs/kfp.md for each reason):
 """
 
 import copy
+import hashlib
 import json
 import os
 import tempfile
@@ -153,11 +154,37 @@ def adjust_for_open_source_kfp(
         bindings[contract.DATA_PARAMETER] = [(contract.DATA_TASK, "uri")]
     _add_parameters(pipeline_spec, loaded, settings, data, bindings)
     _add_visualization_outputs(pipeline_spec, contract.visualization_outputs(loaded.project))
+    digest = code_digest()
+    for executor in executors.values():
+        if "container" in executor:
+            executor["container"]["args"] += [contract.CODE_DIGEST_ARG, digest]
     # The model serving now can change between runs without any input changing:
     # LatestPushedModel must look every time.
     pipeline_spec["root"]["dag"]["tasks"]["LatestPushedModel"]["cachingOptions"] = {
         "enableCache": False
     }
+
+
+def code_digest() -> str:
+    """sha256 of the kubetfx task code (the ``kubetfx.components`` sources) and its version.
+
+    The compiling environment and the image are built from the same code; a
+    digest-pinned image (``--image name@sha256:...``) also covers TFX itself.
+    """
+    from importlib import metadata
+
+    import kubetfx.components
+
+    digest = hashlib.sha256(metadata.version("kubetfx").encode())
+    folder = os.path.dirname(kubetfx.components.__file__)
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, folder).encode() + b"\0")
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()[:16]
 
 
 def _without_repeated_beam_args(args: list[str]) -> list[str]:

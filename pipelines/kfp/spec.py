@@ -1,6 +1,7 @@
 """What the compiled spec contains, shared by the compiler and the emulator."""
 
 from kubetfx.components.kfp_contract import (  # noqa: F401
+    CODE_DIGEST_ARG,
     DATA_FINGERPRINT_INPUT,
     DATA_INPUT,
     FINGERPRINT_OUTPUT,

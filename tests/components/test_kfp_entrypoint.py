@@ -126,3 +126,16 @@ def test_csv_example_gen_reads_the_data_artifact_the_launcher_staged(
     assert "data_fingerprint" not in json.dumps(examples["metadata"])
     written = tmp_path / "minio" / "mlpipeline" / "v2" / "artifacts" / "kubetfx-taxi"
     assert list(written.rglob("Split-train/*.gz")) and list(written.rglob("Split-eval/*.gz"))
+
+
+def test_the_code_digest_argument_is_not_a_beam_option():
+    args, beam_args = kfp_entrypoint.parse_args(
+        [
+            "--executor_class_path", "a.B",
+            "--json_serialized_invocation_args", "{}",
+            "--direct_num_workers=1",
+            "--kubetfx_code_digest", "0123abcd",
+        ]
+    )  # fmt: skip
+    assert beam_args == ["--direct_num_workers=1"]
+    assert args.kubetfx_code_digest == "0123abcd"

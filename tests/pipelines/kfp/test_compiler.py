@@ -292,3 +292,14 @@ def test_a_project_with_its_own_code_needs_an_image_that_holds_it(tmp_path):
     assert run_fn == "my_model.run_fn"
     executor = spec["deploymentSpec"]["executors"]["Trainer_executor"]["container"]
     assert executor["image"] == "mine:1"
+
+
+def test_every_task_carries_the_digest_of_the_code_it_runs(pipeline_spec, store_spec):
+    from kubetfx.pipelines.kfp.compiler import code_digest
+
+    digest = code_digest()
+    assert len(digest) == 16 and int(digest, 16) >= 0
+    for spec in (pipeline_spec, store_spec):
+        for executor in spec["deploymentSpec"]["executors"].values():
+            if "container" in executor:
+                assert executor["container"]["args"][-2:] == [contract.CODE_DIGEST_ARG, digest]
