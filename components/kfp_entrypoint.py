@@ -56,9 +56,11 @@ _LOCAL_PREFIXES = {"gs://": "gcs", "minio://": "minio", "s3://": "s3"}
 def local_path_for_uri(uri: str, root: str | None = None) -> str:
     """Where the launcher stages an artifact URI inside the task's container.
 
-    ``root`` (default ``$ARTIFACT_LOCAL_PATH``, else ``/``) prefixes the path, as
-    launchers built for local debugging do. URIs without an object-store scheme
-    are local already and returned unchanged.
+    ``root`` (default ``$ARTIFACT_LOCAL_PATH``, else ``/``) prefixes the path.
+    The 2.17 launcher reads no such variable: on a cluster the paths are
+    ``/minio/...``, ``/s3/...`` and ``/gcs/...``; ``kubetfx emulate`` sets it to
+    a task's own folder when tasks run as subprocesses. URIs without an
+    object-store scheme are local already and returned unchanged.
     """
     root = root if root is not None else os.environ.get("ARTIFACT_LOCAL_PATH", "/")
     for prefix, folder in _LOCAL_PREFIXES.items():

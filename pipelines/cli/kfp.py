@@ -160,8 +160,8 @@ def submit(
     from kubetfx.pipelines.kfp import submit as kfp_submit
 
     try:
-        pipeline_spec, _ = emulator.load_package(package)
-        emulator.check_spec(pipeline_spec)
+        pipeline_spec, platform_spec = emulator.load_package(package)
+        emulator.check_spec(pipeline_spec, platform_spec)
         values = emulator.parse_params(list(params), pipeline_spec)
         client, run_id = kfp_submit.submit(
             package,

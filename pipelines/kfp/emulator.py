@@ -99,8 +99,22 @@ def load_package(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return documents[0], platform
 
 
-def check_spec(pipeline_spec: dict[str, Any]) -> None:
+def check_spec(pipeline_spec: dict[str, Any], platform_spec: dict[str, Any] | None = None) -> None:
     """Refuses what the backend refuses, with the backend's own message."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    # apiserver/template/v2_template.go: both documents are unmarshalled with
+    # protojson, which refuses unknown fields and wrong types.
+    for document, message in (
+        (pipeline_spec, pipeline_spec_pb2.PipelineSpec()),
+        (platform_spec or {}, pipeline_spec_pb2.PlatformSpec()),
+    ):
+        try:
+            json_format.ParseDict(document, message)
+        except json_format.ParseError as e:
+            kind = "platform spec" if document is platform_spec else "pipeline spec"
+            raise UserError(f"invalid {kind}: {e}") from None
     version = pipeline_spec.get("schemaVersion", "")
     if version != SUPPORTED_SCHEMA_VERSION:
         # apiserver/template/v2_template.go: NewV2SpecTemplate.
@@ -280,7 +294,7 @@ class Emulator:
         out: IO[str] = sys.stdout,
     ):
         self.pipeline_spec, self.platform_spec = load_package(package_path)
-        check_spec(self.pipeline_spec)
+        check_spec(self.pipeline_spec, self.platform_spec)
         if not pipeline_root.startswith(OBJECT_STORE_SCHEMES):
             raise UserError(
                 f"--pipeline-root must be an object-store URI (minio://, s3://, gs://), "
@@ -890,8 +904,8 @@ def emulate(
     out: IO[str] = sys.stdout,
 ) -> EmulatedRun:
     """Emulates one run; raises PipelineFailed naming the failed task and its log."""
-    pipeline_spec, _ = load_package(package_path)
-    check_spec(pipeline_spec)
+    pipeline_spec, platform_spec = load_package(package_path)
+    check_spec(pipeline_spec, platform_spec)
     emulator = Emulator(
         package_path,
         output_dir,

@@ -22,6 +22,25 @@ EXECUTION_TYPE = "system.ContainerExecution"
 PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
 
+# config/env.go: getDefaultMinioSessionInfo, what the launcher records with
+# every output artifact of the default pipeline root (KFP's own store).
+DEFAULT_SESSION_INFO = json.dumps(
+    {
+        "Provider": "minio",
+        "Params": {
+            "accessKeyKey": "accesskey",
+            "disableSSL": "true",
+            "endpoint": "seaweedfs.kubeflow:9000",
+            "fromEnv": "false",
+            "maxRetries": "5",
+            "region": "minio",
+            "secretKeyKey": "secretkey",
+            "secretName": "mlpipeline-minio-artifact",
+        },
+    },
+    separators=(",", ":"),
+)
+
 # S3's bucket naming rules, which MinIO and GCS share.
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -133,6 +152,8 @@ class EmulatorStore:
 
     def _new_execution(self, run_id, task_name, fingerprint, state, executor_input):
         execution = mlmd.Execution(type_id=self._execution_type, last_known_state=state)
+        # client.go: CreateExecution sets display_name and task_name.
+        execution.custom_properties["display_name"].string_value = task_name
         execution.custom_properties["task_name"].string_value = task_name
         execution.custom_properties["pipeline_name"].string_value = self._pipeline_name
         if fingerprint:
@@ -188,7 +209,7 @@ class EmulatorStore:
                 )
                 # client.go: RecordArtifact adds display_name and store_session_info.
                 metadata = {**artifact.get("metadata", {}), "display_name": key}
-                metadata["store_session_info"] = json.dumps({"Provider": "minio"})
+                metadata["store_session_info"] = DEFAULT_SESSION_INFO
                 for name, value in metadata.items():
                     record.custom_properties[name].CopyFrom(_to_mlmd_value(value))
                 event = mlmd.Event(type=mlmd.Event.OUTPUT)

@@ -287,3 +287,30 @@ def test_the_executor_output_golden_file_parses(tmp_path):
     assert emulator.parse_executor_output(text, "f") == golden
     with pytest.raises(emulator.LaunchFailed, match="failed to unmarshal"):
         emulator.parse_executor_output(json.dumps({**golden, "artifact": {}}), "f")
+
+
+def test_the_spec_and_platform_spec_parse_strictly_as_the_api_server_parses_them(tmp_path):
+    # apiserver/template/v2_template.go: protojson.Unmarshal of both documents.
+    package = _package(tmp_path, {"A": _task("pass")})
+    spec = yaml.safe_load(package.read_text())
+    spec["root"]["dag"]["tasks"]["A"]["retryPolicy"] = {"maxRetryCount": "many"}
+    package.write_text(yaml.safe_dump(spec))
+    with pytest.raises(UserError, match="invalid pipeline spec: .*maxRetryCount"):
+        _emulate(tmp_path, package)
+    del spec["root"]["dag"]["tasks"]["A"]["retryPolicy"]
+    platform = {"platforms": {"kubernetes": {"deploymentSpec": {"executor": {}}}}}
+    package.write_text(yaml.safe_dump_all([spec, platform]))
+    with pytest.raises(UserError, match="invalid platform spec: .*executor"):
+        _emulate(tmp_path, package)
+
+
+def test_executions_are_recorded_as_the_backend_records_them(tmp_path):
+    package = _package(tmp_path, {"A": _task("pass", outputs=["out"])})
+    run, _ = _emulate(tmp_path, package)
+    store = EmulatorStore(str(tmp_path / "emu" / "metadata.db"))
+    (execution,) = store.store.get_executions()
+    assert execution.custom_properties["display_name"].string_value == "A"
+    (artifact,) = store.task_outputs(run.run_id, "A")["out"]
+    session = json.loads(artifact["metadata"]["store_session_info"])
+    assert session["Provider"] == "minio"
+    assert session["Params"]["secretName"] == "mlpipeline-minio-artifact"
