@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubetfx.pipelines.kfp import emulator
 from kubetfx.pipelines.kfp import spec as contract
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
+from kubetfx.pipelines.kfp.emulator import run as emulator
+from kubetfx.pipelines.kfp.emulator.object_store import object_path
+from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests.conftest import TAXI_DATA_URI, taxi_header, write_csv
 
 IMAGE = os.environ.get("KUBETFX_IMAGE")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from kubetfx.pipelines.kfp import emulator
 from kubetfx.pipelines.kfp import spec as contract
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
+from kubetfx.pipelines.kfp.emulator import run as emulator
+from kubetfx.pipelines.kfp.emulator.object_store import object_path
+from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests import browser, dashboard
 from tests.browser import assert_report_rendered
 from tests.conftest import TAXI_DATA_URI, run_kubetfx, taxi_header, write_csv

@@ -17,8 +17,9 @@ import tensorflow as tf
 
 from kubetfx.components.visualizations import classification_metrics, overall_metrics
 from kubetfx.pipelines.history import metadata
-from kubetfx.pipelines.kfp import emulator
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
+from kubetfx.pipelines.kfp.emulator import run as emulator
+from kubetfx.pipelines.kfp.emulator.object_store import object_path
+from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests import browser, dashboard, datasets
 from tests.conftest import run_kubetfx
 

@@ -97,8 +97,15 @@ def compile_command(output, image, pipeline_root, data, beam_args, config_path) 
 )
 @PARAM
 @click.option("--docker", "docker_image", default=None, help="Run each task in this image.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Independent tasks run at the same time, up to this many.",
+)
 @NO_CACHE
-def emulate(package, output_dir, params, docker_image, no_cache) -> None:
+def emulate(package, output_dir, params, docker_image, parallelism, no_cache) -> None:
     """Run a compiled pipeline package locally, as the KFP 2.x backend would.
 
     Each task gets the ExecutorInput the KFP driver builds, its inputs staged
@@ -112,7 +119,7 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
     task runs in the image with no network, no capabilities and a non-root
     user, and sees only its own staged files and mounted volumes.
     """
-    from kubetfx.pipelines.kfp.emulator import emulate as run_emulation
+    from kubetfx.pipelines.kfp.emulator.run import emulate as run_emulation
 
     try:
         run = run_emulation(
@@ -121,6 +128,7 @@ def emulate(package, output_dir, params, docker_image, no_cache) -> None:
             list(params),
             docker_image=docker_image,
             enable_cache=not no_cache,
+            parallelism=parallelism,
         )
     except (UserError, PipelineFailed) as e:
         fail(e)
@@ -156,13 +164,13 @@ def submit(
     is verified against the system's CAs, or --ca-bundle.
     """
     endpoint = connection.endpoint
-    from kubetfx.pipelines.kfp import emulator
+    from kubetfx.pipelines.kfp import package as kfp_package
     from kubetfx.pipelines.kfp import submit as kfp_submit
 
     try:
-        pipeline_spec, platform_spec = emulator.load_package(package)
-        emulator.check_spec(pipeline_spec, platform_spec)
-        values = emulator.parse_params(list(params), pipeline_spec)
+        pipeline_spec, platform_spec = kfp_package.load_package(package)
+        kfp_package.check_spec(pipeline_spec, platform_spec)
+        values = kfp_package.parse_params(list(params), pipeline_spec)
         client, run_id = kfp_submit.submit(
             package,
             connection,

@@ -20,7 +20,8 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from kubetfx.pipelines.errors import UserError
-from kubetfx.pipelines.kfp import emulator_store as kfp_layout
+from kubetfx.pipelines.kfp.emulator import object_store as kfp_objects
+from kubetfx.pipelines.kfp.emulator import store as kfp_layout
 
 _STATE_NAMES = {value: name.lower() for name, value in metadata_store_pb2.Execution.State.items()}
 _OUTPUT_EVENTS = (
@@ -231,8 +232,8 @@ def _as_local(store: RunStore, record: metadata_store_pb2.Artifact) -> metadata_
     """
     artifact = metadata_store_pb2.Artifact()
     artifact.CopyFrom(record)
-    if artifact.uri.startswith(kfp_layout.OBJECT_STORE_SCHEMES):
-        artifact.uri = kfp_layout.object_path(store.object_store, record.uri)
+    if artifact.uri.startswith(kfp_objects.OBJECT_STORE_SCHEMES):
+        artifact.uri = kfp_objects.object_path(store.object_store, record.uri)
     for value in artifact.custom_properties.values():
         number = value.double_value if value.HasField("double_value") else None
         if number is not None and number.is_integer() and abs(number) < 2**53:

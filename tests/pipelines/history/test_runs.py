@@ -6,7 +6,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 
 from kubetfx.pipelines.history import metadata
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore
+from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests.conftest import run_kubetfx
 
 COMMANDS = [

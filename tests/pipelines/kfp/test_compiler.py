@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from kubetfx.pipelines.errors import UserError
-from kubetfx.pipelines.kfp import emulator
+from kubetfx.pipelines.kfp import package as kfp_package
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.compiler import compile_pipeline
 from kubetfx.pipelines.project.loader import load_project
@@ -111,13 +111,13 @@ def test_the_emulator_refuses_what_the_backend_refuses(pipeline_spec):
         UserError,
         match="KFP only supports schema version 2.1.0, but the pipeline spec has version 2.0.0",
     ):
-        emulator.check_spec(old)
+        kfp_package.check_spec(old)
     with_resolver = json.loads(json.dumps(pipeline_spec))
     with_resolver["deploymentSpec"]["executors"]["Trainer_executor"] = {
         "resolver": {"outputArtifactQueries": {}}
     }
     with pytest.raises(UserError, match="non-container and non-importer executor not implemented"):
-        emulator.check_spec(with_resolver)
+        kfp_package.check_spec(with_resolver)
 
 
 @pytest.fixture(scope="module")
@@ -156,31 +156,31 @@ def test_object_store_data_is_imported_and_staged_by_the_launcher(store_spec, ob
     fingerprint = store_spec["deploymentSpec"]["executors"]["DataFingerprint_executor"]
     assert fingerprint["container"]["command"] == contract.FINGERPRINT_COMMAND
     assert fingerprint["container"]["resources"] == contract.LIGHT_RESOURCES
-    order = emulator.topological_order(tasks)
+    order = kfp_package.topological_order(tasks)
     assert order.index("Data") < order.index("DataFingerprint") < order.index("CsvExampleGen")
     parsed = _extract_pipeline_yaml(str(object_store_package))
     assert "Data" in parsed.pipeline_spec.root.dag.tasks
 
 
 def test_data_root_must_match_how_the_package_reads_its_data(pipeline_spec, store_spec):
-    assert emulator.parse_params([f"data_root={TAXI_DATA_URI}x/"], store_spec) == {
+    assert kfp_package.parse_params([f"data_root={TAXI_DATA_URI}x/"], store_spec) == {
         "data_root": f"{TAXI_DATA_URI}x/"
     }
     with pytest.raises(UserError, match="reads its data from the object store"):
-        emulator.parse_params(["data_root=/home/me/data"], store_spec)
+        kfp_package.parse_params(["data_root=/home/me/data"], store_spec)
     with pytest.raises(UserError, match="compile it with --data minio://b/d/"):
-        emulator.parse_params(["data_root=minio://b/d/"], pipeline_spec)
+        kfp_package.parse_params(["data_root=minio://b/d/"], pipeline_spec)
 
 
 @pytest.mark.parametrize("value", ["/models", "/serving-old", "/serving/../tmp", "serving"])
 def test_a_serving_dir_outside_the_mounted_volume_is_refused(pipeline_spec, value):
     with pytest.raises(UserError, match=f"serving_dir={value} is outside the serving volume"):
-        emulator.parse_params([f"serving_dir={value}"], pipeline_spec)
+        kfp_package.parse_params([f"serving_dir={value}"], pipeline_spec)
 
 
 def test_a_serving_dir_inside_the_volume_is_taken(pipeline_spec):
     for value in ("/serving", "/serving/taxi", "/serving/taxi/"):
-        assert emulator.parse_params([f"serving_dir={value}"], pipeline_spec) == {
+        assert kfp_package.parse_params([f"serving_dir={value}"], pipeline_spec) == {
             "serving_dir": value
         }
 
@@ -195,18 +195,18 @@ def test_data_only_this_machine_can_read_is_refused_at_compile(tmp_path):
 
 
 def test_parameters_are_typed_and_checked(pipeline_spec):
-    assert emulator.parse_params(["train_steps=20", "data_root=/d"], pipeline_spec) == {
+    assert kfp_package.parse_params(["train_steps=20", "data_root=/d"], pipeline_spec) == {
         "train_steps": 20,
         "data_root": "/d",
     }
     with pytest.raises(UserError, match="needs a NUMBER_INTEGER value"):
-        emulator.parse_params(["train_steps=many"], pipeline_spec)
+        kfp_package.parse_params(["train_steps=many"], pipeline_spec)
     with pytest.raises(UserError, match="epochs is not a parameter"):
-        emulator.parse_params(["epochs=3"], pipeline_spec)
+        kfp_package.parse_params(["epochs=3"], pipeline_spec)
 
 
 def test_tasks_run_after_what_they_depend_on(pipeline_spec):
-    order = emulator.topological_order(pipeline_spec["root"]["dag"]["tasks"])
+    order = kfp_package.topological_order(pipeline_spec["root"]["dag"]["tasks"])
     assert order.index("CsvExampleGen") < order.index("StatisticsGen") < order.index("DataGate")
     assert order.index("DataGate") < order.index("Transform") < order.index("Trainer")
     assert order.index("LatestPushedModel") < order.index("Evaluator") < order.index("Pusher")
@@ -224,7 +224,7 @@ def test_the_repeated_beam_args_block_is_kept_once_with_its_values():
 def test_an_unknown_dependency_is_named():
     tasks = {"A": {"dependentTasks": ["Nope"]}}
     with pytest.raises(UserError, match="task A depends on Nope, which is not a task"):
-        emulator.topological_order(tasks)
+        kfp_package.topological_order(tasks)
 
 
 REGRESSION = """\

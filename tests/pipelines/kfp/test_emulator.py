@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from kubetfx.pipelines.errors import PipelineFailed, UserError
-from kubetfx.pipelines.kfp import emulator
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
+from kubetfx.pipelines.kfp.emulator import launcher, run
+from kubetfx.pipelines.kfp.emulator.object_store import object_path
+from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 
 # Task scripts get the ExecutorInput as argv[1] and $ARTIFACT_LOCAL_PATH as the
 # root of the launcher's local mount.
@@ -94,7 +95,7 @@ def _package(tmp_path, tasks, pipeline_name="toy", root_parameters=None):
 def _emulate(tmp_path, package, params=()):
     out = io.StringIO()
     try:
-        return emulator.emulate(str(package), str(tmp_path / "emu"), list(params), out=out), ""
+        return run.emulate(str(package), str(tmp_path / "emu"), list(params), out=out), ""
     except PipelineFailed as e:
         return None, str(e)
 
@@ -284,9 +285,9 @@ def test_the_executor_output_golden_file_parses(tmp_path):
         }
     }
     text = json.dumps(golden)
-    assert emulator.parse_executor_output(text, "f") == golden
-    with pytest.raises(emulator.LaunchFailed, match="failed to unmarshal"):
-        emulator.parse_executor_output(json.dumps({**golden, "artifact": {}}), "f")
+    assert launcher.parse_executor_output(text, "f") == golden
+    with pytest.raises(launcher.LaunchFailed, match="failed to unmarshal"):
+        launcher.parse_executor_output(json.dumps({**golden, "artifact": {}}), "f")
 
 
 def test_the_spec_and_platform_spec_parse_strictly_as_the_api_server_parses_them(tmp_path):

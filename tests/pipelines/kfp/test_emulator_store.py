@@ -5,7 +5,8 @@ import os
 import pytest
 
 from kubetfx.pipelines.errors import UserError
-from kubetfx.pipelines.kfp.emulator_store import EmulatorStore, object_path
+from kubetfx.pipelines.kfp.emulator.object_store import object_path
+from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 
 
 @pytest.mark.parametrize(

@@ -8,15 +8,11 @@ link them. Downstream tasks read their inputs back from here.
 
 import json
 import os
-import re
 from typing import Any
 
 from google.protobuf import json_format
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
-
-from kubetfx.components.kfp_contract import OBJECT_STORE_SCHEMES
-from kubetfx.pipelines.errors import UserError
 
 EXECUTION_TYPE = "system.ContainerExecution"
 PIPELINE_CONTEXT = "system.Pipeline"
@@ -40,38 +36,6 @@ DEFAULT_SESSION_INFO = json.dumps(
     },
     separators=(",", ":"),
 )
-
-# S3's bucket naming rules, which MinIO and GCS share.
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    """``minio://bucket/key`` → (bucket, key)."""
-    rest = uri.split("://", 1)[1]
-    bucket, _, key = rest.partition("/")
-    return bucket, key
-
-
-def object_path(object_store: str, uri: str) -> str:
-    """Where the emulated object store keeps the object at ``uri``, always inside it.
-
-    A bucket that breaks the naming rules, or a key with an empty, ``.`` or
-    ``..`` segment (``minio://b//etc/x``, ``minio://b/a/../../x``), is refused,
-    as is a path that resolves (through links) outside ``object_store``.
-    """
-    if not uri.startswith(OBJECT_STORE_SCHEMES):
-        raise UserError(f"{uri} is not an object-store URI (minio://, s3://, gs://)")
-    bucket, key = split_uri(uri)
-    segments = key.rstrip("/").split("/")
-    if not _BUCKET.fullmatch(bucket) or any(s in ("", ".", "..") for s in segments):
-        raise UserError(
-            f"{uri} is not a valid object URI (bucket/key/...; no empty, . or .. parts)"
-        )
-    path = os.path.join(object_store, bucket, key)
-    root = os.path.realpath(object_store)
-    if os.path.commonpath([root, os.path.realpath(path)]) != root:
-        raise UserError(f"{uri} resolves outside the emulated object store {object_store}")
-    return path
 
 
 def task_log_path(log_dir: str, run_id: str, task_name: str) -> str:

@@ -1,0 +1,266 @@
+"""One emulated run: tasks started as their inputs are ready, as Argo starts pods.
+
+Each task goes through the driver (``driver.py``), then the cache
+(``cache.py``) or the launcher (``launcher.py``) with a task runner
+(``runners.py``), and is recorded in ML Metadata (``store.py``) as the backend
+records it. Independent tasks run at the same time (up to ``parallelism``);
+a failed task stops its dependants only, and the run fails
+(``v2/compiler/argocompiler/dag.go``: a dependant needs "<dep>.Succeeded").
+The driver and every ML Metadata call stay on the calling thread; only the
+launchers run in worker threads.
+"""
+
+import concurrent.futures
+import dataclasses
+import datetime
+import os
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Mapping
+from typing import IO, Any
+
+from kubetfx.components.kfp_contract import OBJECT_STORE_SCHEMES, schema_title
+from kubetfx.pipelines.console import last_exception
+from kubetfx.pipelines.definition.settings import METADATA_FILE
+from kubetfx.pipelines.errors import PipelineFailed, UserError
+from kubetfx.pipelines.kfp import package as kfp_package
+from kubetfx.pipelines.kfp import spec as contract
+from kubetfx.pipelines.kfp.emulator.cache import cache_fingerprint, reuse_error
+from kubetfx.pipelines.kfp.emulator.driver import Driver, RunContext, volume_mounts
+from kubetfx.pipelines.kfp.emulator.launcher import Launcher, import_artifact
+from kubetfx.pipelines.kfp.emulator.object_store import ObjectStore
+from kubetfx.pipelines.kfp.emulator.runners import DockerRunner, SubprocessRunner
+from kubetfx.pipelines.kfp.emulator.store import EmulatorStore, task_log_path
+from kubetfx.pipelines.preflight import check_metadata_layout, check_project_store
+
+DEFAULT_PARALLELISM = 4
+
+
+@dataclasses.dataclass
+class TaskResult:
+    name: str
+    state: str  # complete, cached, failed, not run
+    seconds: float = 0.0
+    log_path: str = ""
+
+
+@dataclasses.dataclass
+class EmulatedRun:
+    run_id: str
+    state: str  # succeeded or failed
+    tasks: list[TaskResult]  # in the pipeline's topological order
+    output_dir: str
+
+    def task(self, name: str) -> TaskResult:
+        return next(t for t in self.tasks if t.name == name)
+
+
+def artifact_type_name(artifact: dict[str, Any]) -> str:
+    """The ML Metadata type of an artifact: its schema title (checked by check_spec)."""
+    artifact_type = artifact.get("type", {})
+    title = schema_title(
+        artifact_type.get("schemaTitle", ""), artifact_type.get("instanceSchema", "")
+    )
+    return title or "system.Artifact"
+
+
+class Emulator:
+    """Runs one pipeline package; see the module docstring for what it mirrors."""
+
+    def __init__(
+        self,
+        package_path: str,
+        output_dir: str,
+        params: Mapping[str, Any] | None = None,
+        docker_image: str | None = None,
+        enable_cache: bool = True,
+        pipeline_root: str = contract.DEFAULT_PIPELINE_ROOT,
+        parallelism: int = DEFAULT_PARALLELISM,
+        out: IO[str] = sys.stdout,
+    ):
+        self.pipeline_spec, self.platform_spec = kfp_package.load_package(package_path)
+        kfp_package.check_spec(self.pipeline_spec, self.platform_spec)
+        if not pipeline_root.startswith(OBJECT_STORE_SCHEMES):
+            raise UserError(
+                f"--pipeline-root must be an object-store URI (minio://, s3://, gs://), "
+                f"got {pipeline_root}"
+            )
+        self.params = kfp_package.root_parameters(self.pipeline_spec, params or {})
+        self.runner = DockerRunner(docker_image) if docker_image else SubprocessRunner()
+        self.output_dir = os.path.abspath(output_dir)
+        self.pipeline_name = self.pipeline_spec["pipelineInfo"]["name"]
+        metadata_path = os.path.join(self.output_dir, METADATA_FILE)
+        check_metadata_layout(metadata_path, "kfp")
+        check_project_store(metadata_path, self.pipeline_name)
+        self.enable_cache = enable_cache
+        self.pipeline_root = pipeline_root.rstrip("/")
+        self.parallelism = max(1, parallelism)
+        self.out = out
+        self.object_store = ObjectStore(os.path.join(self.output_dir, "object_store"))
+        self.log_dir = os.path.join(self.output_dir, "logs")
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.launcher = Launcher(
+            self.object_store,
+            self.pipeline_root,
+            self.runner,
+            os.path.join(self.output_dir, "pods"),
+        )
+
+    def run(self) -> EmulatedRun:
+        run_id = str(uuid.uuid4())
+        created = datetime.datetime.now(datetime.timezone.utc)
+        tasks = self.pipeline_spec["root"]["dag"]["tasks"]
+        order = kfp_package.topological_order(tasks)
+        upstream = kfp_package.dependencies(tasks)
+        store = EmulatorStore(os.path.join(self.output_dir, METADATA_FILE))
+        store.start_run(self.pipeline_name, run_id, self.params)
+        driver = Driver(
+            RunContext(
+                pipeline_name=self.pipeline_name,
+                pipeline_root=self.pipeline_root,
+                run_id=run_id,
+                display_name=f"{self.pipeline_name} {created:%Y-%m-%d %H-%M-%S}",
+                created_utc=created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                parameters=self.params,
+            ),
+            store,
+        )
+        self.out.write(f"emulating {self.pipeline_name}, run {run_id}\n")
+        results: dict[str, TaskResult] = {}
+        running: dict[concurrent.futures.Future, tuple[str, int, float, str]] = {}
+        state = "failed"
+        with concurrent.futures.ThreadPoolExecutor(self.parallelism) as pool:
+            try:
+                while len(results) < len(order):
+                    for name in order:
+                        if name in results or any(n == name for n, *_ in running.values()):
+                            continue
+                        states = {
+                            results[d].state if d in results else None for d in upstream[name]
+                        }
+                        if states & {"failed", "not run"}:
+                            self._report(results, TaskResult(name, "not run"))
+                        elif states <= {"complete", "cached"} and len(running) < self.parallelism:
+                            started = self._start(store, driver, run_id, name, tasks[name], pool)
+                            if isinstance(started, TaskResult):
+                                self._report(results, started)
+                            else:
+                                future, bookkeeping = started
+                                running[future] = bookkeeping
+                    if running:
+                        finished, _ = concurrent.futures.wait(
+                            running, return_when=concurrent.futures.FIRST_COMPLETED
+                        )
+                        for future in finished:
+                            result = self._finish(store, run_id, future, running.pop(future))
+                            self._report(results, result)
+                failed = any(r.state == "failed" for r in results.values())
+                state = "failed" if failed else "succeeded"
+            finally:
+                for future in running:
+                    future.cancel()
+                store.finish_run(run_id, state)
+        return EmulatedRun(run_id, state, [results[n] for n in order], self.output_dir)
+
+    def _report(self, results: dict[str, TaskResult], result: TaskResult) -> None:
+        results[result.name] = result
+        if result.state == "not run":
+            self.out.write(f"  {result.name:<20} not run\n")
+        else:
+            self.out.write(f"  {result.name:<20} {result.state:<9} {result.seconds:6.1f} s\n")
+        self.out.flush()
+
+    def _start(self, store, driver, run_id, name, task, pool):
+        """Driver, then importer, cache hit or a launcher started on the pool.
+
+        Returns the TaskResult when the task ended here, else (future, bookkeeping).
+        """
+        started = time.monotonic()
+        component = self.pipeline_spec["components"][task["componentRef"]["name"]]
+        label = component["executorLabel"]
+        executor = self.pipeline_spec["deploymentSpec"]["executors"][label]
+        executor_input = driver.executor_input(name, task, component)
+        if "importer" in executor:
+            import_artifact(
+                store,
+                self.object_store,
+                run_id,
+                name,
+                executor["importer"],
+                component,
+                executor_input["inputs"]["parameterValues"],
+                artifact_type_name({"type": executor["importer"]["typeSchema"]}),
+            )
+            return TaskResult(name, "complete", time.monotonic() - started)
+
+        container = executor["container"]
+        log_path = task_log_path(self.log_dir, run_id, name)
+        fingerprint = None
+        if self.enable_cache and task.get("cachingOptions", {}).get("enableCache"):
+            fingerprint = cache_fingerprint(executor_input, container, self.runner.image, component)
+            cached = store.find_cached(self.pipeline_name, fingerprint)
+            if cached is not None:
+                error = reuse_error(executor_input, store.outputs_of(cached))
+                if error:
+                    with open(log_path, "w") as log:
+                        log.write(error + "\n")
+                    return TaskResult(name, "failed", time.monotonic() - started, log_path)
+                # driver/container.go: reuseCachedOutputs; the execution is CACHED.
+                store.record_cached(run_id, name, fingerprint, cached, executor_input)
+                return TaskResult(name, "cached", time.monotonic() - started)
+
+        execution = store.start_execution(run_id, name, fingerprint, executor_input)
+        mounts = volume_mounts(self.platform_spec, label, os.path.join(self.output_dir, "volumes"))
+        future = pool.submit(
+            self.launcher.launch, name, executor_input, component, container, mounts, log_path
+        )
+        return future, (name, execution, started, log_path)
+
+    def _finish(self, store, run_id, future, bookkeeping) -> TaskResult:
+        name, execution, started, log_path = bookkeeping
+        ok, outputs, parameters = False, {}, {}
+        try:
+            ok, outputs, parameters = future.result()
+        except BaseException:
+            with open(log_path, "a") as log:  # where `kubetfx status` looks for the error
+                log.write("\nThe emulator failed to run the task:\n" + traceback.format_exc())
+            raise
+        finally:
+            store.publish_execution(run_id, execution, outputs, ok, artifact_type_name, parameters)
+        state = "complete" if ok else "failed"
+        return TaskResult(name, state, time.monotonic() - started, log_path)
+
+
+def emulate(
+    package_path: str,
+    output_dir: str,
+    params: list[str] | None = None,
+    docker_image: str | None = None,
+    enable_cache: bool = True,
+    parallelism: int = DEFAULT_PARALLELISM,
+    out: IO[str] = sys.stdout,
+) -> EmulatedRun:
+    """Emulates one run; raises PipelineFailed naming the failed task and its log."""
+    pipeline_spec, platform_spec = kfp_package.load_package(package_path)
+    kfp_package.check_spec(pipeline_spec, platform_spec)
+    emulator = Emulator(
+        package_path,
+        output_dir,
+        kfp_package.parse_params(params or [], pipeline_spec),
+        docker_image=docker_image,
+        enable_cache=enable_cache,
+        parallelism=parallelism,
+        out=out,
+    )
+    started = datetime.datetime.now()
+    run = emulator.run()
+    if run.state == "failed":
+        failed = next(t for t in run.tasks if t.state == "failed")
+        raise PipelineFailed(
+            f"task {failed.name} failed: {last_exception(failed.log_path)} (log: {failed.log_path})"
+        )
+    elapsed = (datetime.datetime.now() - started).total_seconds()
+    out.write(f"run {run.run_id} succeeded in {elapsed:.1f} s\n")
+    return run
