@@ -69,6 +69,14 @@ def test_every_task_completes_and_a_blessed_model_is_pushed(workspace, first_run
     assert "succeeded" in printed
 
 
+def test_the_train_steps_given_at_emulate_reach_the_trainer(workspace, first_run):
+    run, _ = first_run
+    store = EmulatorStore(str(workspace / "out" / "metadata.db"))
+    trainer = store.input_parameters(run.run_id, "Trainer")
+    # FAST gives train_steps=100; the package's default is the project's 1000.
+    assert trainer["override__train_args__num_steps"] == 100
+
+
 def test_statistics_view_is_a_self_contained_page(workspace, first_run):
     run, _ = first_run
     _, path = _view(workspace, run, "StatisticsGen", "statistics_view")

@@ -11,6 +11,7 @@ import click
 
 from kubetfx.pipelines.definition.settings import default_output_dir
 from kubetfx.pipelines.errors import UserError
+from kubetfx.pipelines.kfp.parameters import PARAMETERS
 
 
 def version() -> str:
@@ -39,7 +40,12 @@ CONFIG = click.option(
     help="Project file (kubetfx.yaml).  [default: the bundled Chicago taxi project]",
 )
 PARAM = click.option(
-    "--param", "params", multiple=True, help="Pipeline parameter, name=value; repeatable."
+    "--param",
+    "params",
+    multiple=True,
+    help="Pipeline parameter, name=value; repeatable. "
+    + "; ".join(f"{p.name}: {p.help}" for p in PARAMETERS.values())
+    + ".",
 )
 NO_CACHE = click.option(
     "--no-cache", is_flag=True, help="Run every task even if a cached result exists."

@@ -15,6 +15,7 @@ from kubetfx.pipelines.cli.common import (
     quiet,
     version,
 )
+from kubetfx.pipelines.cli.project_options import training_options, with_options
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 
 
@@ -46,16 +47,48 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
     "tasks get from the object store, or a package:// path inside the image.  "
     "[default: the project's data]",
 )
+@click.option(
+    "--serving-dir",
+    default=None,
+    help="Default of serving_dir, where the Pusher pushes: a folder in the serving volume "
+    "for kfp, a gs:// folder for vertex.  [default: /serving; for vertex, "
+    "PIPELINE_ROOT/serving]",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["kfp", "vertex"]),
+    default="kfp",
+    show_default=True,
+    help="kfp: the spec and a Kubernetes platform spec that mounts the serving volume, for "
+    "open-source Kubeflow Pipelines. vertex: the spec alone, for Vertex AI's PipelineJob "
+    "(gs:// pipeline root, data and serving folder; --image in a registry).",
+)
+@training_options
 @click.option("--beam-args", default="", help="Beam pipeline options for every Beam task.")
 @CONFIG
-def compile_command(output, image, pipeline_root, data, beam_args, config_path) -> None:
+def compile_command(
+    output,
+    image,
+    pipeline_root,
+    data,
+    serving_dir,
+    target,
+    train_steps,
+    eval_steps,
+    min_accuracy,
+    schema_file,
+    beam_args,
+    config_path,
+) -> None:
     """Compile a project's pipeline for Kubeflow Pipelines 2.x.
 
     Writes a PipelineSpec (schema 2.1.0) with a Kubernetes platform spec that
     open-source KFP runs as it is. The project's settings and schema travel in
     the spec, so the stock image runs any project without code of its own; a
     project with its own code needs an image that holds it (--image).
-    Per-run parameters: data_root, train_steps, serving_dir. With an
+    The training options replace the project's settings in the package;
+    --train-steps sets the default of the train_steps parameter. Per-run
+    parameters: data_root, train_steps, serving_dir. With an
     object-store data_root, the data is imported as an artifact that the KFP
     launcher stages into the tasks with its own credentials, and
     CsvExampleGen's cache follows the files' contents.
@@ -65,6 +98,13 @@ def compile_command(output, image, pipeline_root, data, beam_args, config_path) 
     args = parse_beam_args(beam_args)
     loaded = load(config_path)
     try:
+        given = {
+            "--schema": schema_file,
+            "--train-steps": train_steps,
+            "--eval-steps": eval_steps,
+            "--min-accuracy": min_accuracy,
+        }
+        loaded = with_options(loaded, given)
         with quiet():
             spec = compile_pipeline(
                 loaded,
@@ -74,6 +114,8 @@ def compile_command(output, image, pipeline_root, data, beam_args, config_path) 
                 pipeline_root=pipeline_root,
                 beam_args=args,
                 data=data,
+                serving_dir=serving_dir,
+                target=target,
             )
     except UserError as e:
         fail(e)
@@ -84,6 +126,11 @@ def compile_command(output, image, pipeline_root, data, beam_args, config_path) 
         f"kubetfx: wrote {output}: {loaded.project.name}, {tasks} tasks in {image}; "
         f"parameters: {parameters}"
     )
+    if target == "vertex":
+        click.echo(
+            "kubetfx: run it with google.cloud.aiplatform.PipelineJob(template_path="
+            f"{output!r}, ...).submit() (see docs/kfp.md)"
+        )
 
 
 @cli.command()
@@ -171,6 +218,7 @@ def submit(
         pipeline_spec, platform_spec = kfp_package.load_package(package)
         kfp_package.check_spec(pipeline_spec, platform_spec)
         values = kfp_package.parse_params(list(params), pipeline_spec)
+        kfp_package.root_parameters(pipeline_spec, values)  # the defaults pass the same checks
         client, run_id = kfp_submit.submit(
             package,
             connection,

@@ -1,6 +1,5 @@
 """``kubetfx run``: a project's pipeline on this machine."""
 
-import os
 import time
 
 import click
@@ -15,37 +14,8 @@ from kubetfx.pipelines.cli.common import (
     output_dir_for,
     parse_beam_args,
 )
+from kubetfx.pipelines.cli.project_options import training_options, with_options
 from kubetfx.pipelines.errors import PipelineFailed, UserError
-
-# The settings of a project that options of `kubetfx run` replace.
-OPTION_SETTINGS = {
-    "--data": "data",
-    "--schema": "schema",
-    "--train-steps": "training.train_steps",
-    "--eval-steps": "training.eval_steps",
-    "--min-accuracy": "evaluation.gate.threshold",
-}
-
-
-def overrides(loaded, given: dict[str, object]) -> dict[str, object]:
-    """The project settings the options in ``given`` (option: value) replace."""
-    changes = {}
-    for option, value in given.items():
-        if value is None:
-            continue
-        if option in ("--data", "--schema"):
-            value = os.path.abspath(str(value))
-        if option == "--min-accuracy":
-            from kubetfx.components.project import ACCURACY_METRICS
-
-            gate = loaded.project.evaluation.gate.metric
-            if gate != ACCURACY_METRICS.get(loaded.project.label.task):
-                raise UserError(
-                    f"--min-accuracy sets an accuracy gate, but this project gates on {gate}; "
-                    f"set evaluation.gate.threshold in {loaded.path}"
-                )
-        changes[OPTION_SETTINGS[option]] = value
-    return changes
 
 
 @cli.command()
@@ -65,32 +35,7 @@ def overrides(loaded, given: dict[str, object]) -> dict[str, object]:
     "model.  [default: kubetfx_output beside the project file; for the bundled project, "
     "./kubetfx_output]",
 )
-@click.option(
-    "--train-steps",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Training steps.  [default: the project's training.train_steps]",
-)
-@click.option(
-    "--eval-steps",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Validation steps during training.  [default: the project's training.eval_steps]",
-)
-@click.option(
-    "--min-accuracy",
-    type=click.FloatRange(0.0, 1.0),
-    default=None,
-    help="Accuracy a model needs on the eval split to be pushed, for a project gated on "
-    "accuracy.  [default: the project's evaluation.gate.threshold]",
-)
-@click.option(
-    "--schema",
-    "schema_file",
-    type=click.Path(),
-    default=None,
-    help="Schema the data is validated against.  [default: the project's schema]",
-)
+@training_options
 @BEAM_ARGS
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
@@ -127,10 +72,7 @@ def run(
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,
         }
-        changes = overrides(loaded, given)
-        if changes:
-            options = {setting: option for option, setting in OPTION_SETTINGS.items()}
-            loaded = loaded.with_overrides(changes, options)
+        loaded = with_options(loaded, given)
     except UserError as e:
         fail(e)
     try:

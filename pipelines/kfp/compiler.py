@@ -30,12 +30,11 @@ import yaml
 
 from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.errors import UserError
+from kubetfx.pipelines.kfp import parameters as run_parameters
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.project.loader import ProjectFile
 
 DEFAULT_IMAGE = "kubetfx:0.1.0"
-
-_PARAMETER_TYPES = {str: "STRING", int: "NUMBER_INTEGER", float: "NUMBER_DOUBLE"}
 
 
 def compile_pipeline(
@@ -46,6 +45,8 @@ def compile_pipeline(
     pipeline_root: str = contract.DEFAULT_PIPELINE_ROOT,
     beam_args: Sequence[str] = (),
     data: str | None = None,
+    serving_dir: str | None = None,
+    target: str = "kfp",
 ) -> dict[str, Any]:
     """Writes the project's pipeline package to ``output_path`` (.yaml); returns the spec.
 
@@ -56,6 +57,11 @@ def compile_pipeline(
     does), since KFP reads it from the run. ``data`` (default: the project's)
     is the data_root parameter's default; its kind, an object-store URI or a
     ``package://`` path inside the image, decides how the tasks read it.
+    ``serving_dir`` is the serving_dir parameter's default.
+
+    ``target`` "kfp" writes the spec and the Kubernetes platform spec that
+    mounts the serving volume; "vertex" writes the spec alone (Vertex AI's
+    PipelineJob loads one YAML document), whose tasks push to a gs:// folder.
     """
     if not output_path.endswith((".yaml", ".yml")):
         raise UserError(
@@ -72,15 +78,24 @@ def compile_pipeline(
         )
     data = data or loaded.project.data
     check_data_root(data, "--data" if data != loaded.project.data else "the project's data")
-    settings = RunSettings(push_destination=contract.SERVING_MOUNT, beam_args=tuple(beam_args))
+    if target == "vertex":
+        check_vertex(pipeline_root, data, custom_image)
+        serving_dir = serving_dir or f"{pipeline_root.rstrip('/')}/serving"
+    settings = RunSettings(
+        push_destination=serving_dir or contract.SERVING_MOUNT, beam_args=tuple(beam_args)
+    )
     pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root)
-    adjust_for_open_source_kfp(pipeline_spec, loaded, settings, data, image)
-    platform_spec = serving_volume_spec()
+    adjust_for_open_source_kfp(pipeline_spec, loaded, settings, data, image, target)
     parent = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(parent, exist_ok=True)
     with open(output_path, "w") as f:
-        f.write(f"# Kubeflow Pipelines package of the kubetfx project {loaded.project.name}.\n")
-        yaml.safe_dump_all([pipeline_spec, platform_spec], f, sort_keys=False)
+        if target == "vertex":
+            pipeline_spec["defaultPipelineRoot"] = pipeline_root
+            f.write(f"# Vertex AI pipeline of the kubetfx project {loaded.project.name}.\n")
+            yaml.safe_dump(pipeline_spec, f, sort_keys=False)
+        else:
+            f.write(f"# Kubeflow Pipelines package of the kubetfx project {loaded.project.name}.\n")
+            yaml.safe_dump_all([pipeline_spec, serving_volume_spec()], f, sort_keys=False)
     return pipeline_spec
 
 
@@ -125,12 +140,29 @@ def check_data_root(data: str, given_as: str) -> None:
     )
 
 
+def check_vertex(pipeline_root: str, data: str, custom_image: bool) -> None:
+    """Refuses what a Vertex AI pipeline cannot use: roots, data and images it cannot reach."""
+    if not pipeline_root.startswith("gs://"):
+        raise UserError(
+            f"--target vertex needs a gs:// --pipeline-root (Vertex AI stores artifacts in "
+            f"Cloud Storage), got {pipeline_root}"
+        )
+    if data.startswith(contract.OBJECT_STORE_SCHEMES) and not data.startswith("gs://"):
+        raise UserError(f"--target vertex reads data from gs:// folders, got --data {data}")
+    if not custom_image:
+        raise UserError(
+            "--target vertex needs --image: the kubetfx image pushed to a registry Vertex AI "
+            "pulls from, e.g. REGION-docker.pkg.dev/PROJECT/REPO/kubetfx@sha256:..."
+        )
+
+
 def adjust_for_open_source_kfp(
     pipeline_spec: dict[str, Any],
     loaded: ProjectFile,
     settings: RunSettings,
     data: str,
     image: str,
+    target: str = "kfp",
 ) -> None:
     """Applies every open-source-backend adjustment to a TFX-compiled spec, in place."""
     pipeline_spec["schemaVersion"] = "2.1.0"
@@ -148,11 +180,17 @@ def adjust_for_open_source_kfp(
             contract.HEAVY_RESOURCES if name in contract.HEAVY_TASKS else contract.LIGHT_RESOURCES
         )
         executors[label]["container"]["resources"] = dict(resources)
-    bindings = dict(contract.PARAMETER_BINDINGS)
+    serving = run_parameters.SERVING_DIR_GCS if target == "vertex" else run_parameters.SERVING_DIR
+    parameters = [run_parameters.DATA_ROOT, run_parameters.TRAIN_STEPS, serving]
     if data.startswith(contract.OBJECT_STORE_SCHEMES):
         _add_data_tasks(pipeline_spec, image)
-        bindings[contract.DATA_PARAMETER] = [(contract.DATA_TASK, "uri")]
-    _add_parameters(pipeline_spec, loaded, settings, data, bindings)
+        parameters[0] = run_parameters.DATA_ROOT_FROM_STORE
+    defaults = {
+        run_parameters.DATA_ROOT.name: data,
+        run_parameters.TRAIN_STEPS.name: loaded.project.training.train_steps,
+        serving.name: settings.serving_dir,
+    }
+    _add_parameters(pipeline_spec, parameters, defaults)
     _add_visualization_outputs(pipeline_spec, contract.visualization_outputs(loaded.project))
     digest = code_digest()
     for executor in executors.values():
@@ -203,14 +241,6 @@ def _without_repeated_beam_args(args: list[str]) -> list[str]:
     return named + beam
 
 
-def _parameter_defaults(loaded: ProjectFile, settings: RunSettings, data: str) -> dict[str, Any]:
-    return {
-        contract.DATA_PARAMETER: data,
-        contract.TRAIN_STEPS_PARAMETER: loaded.project.training.train_steps,
-        contract.SERVING_PARAMETER: settings.serving_dir,
-    }
-
-
 def _add_data_tasks(pipeline_spec: dict[str, Any], image: str) -> None:
     """The importer of data_root and the fingerprint task, feeding CsvExampleGen."""
     components = pipeline_spec["components"]
@@ -233,7 +263,9 @@ def _add_data_tasks(pipeline_spec: dict[str, Any], image: str) -> None:
     tasks[contract.DATA_TASK] = {
         "taskInfo": {"name": contract.DATA_TASK},
         "componentRef": {"name": contract.DATA_TASK},
-        "inputs": {"parameters": {"uri": {"componentInputParameter": contract.DATA_PARAMETER}}},
+        "inputs": {
+            "parameters": {"uri": {"componentInputParameter": run_parameters.DATA_ROOT.name}}
+        },
     }
     components[contract.FINGERPRINT_TASK] = {
         "executorLabel": f"{contract.FINGERPRINT_TASK}_executor",
@@ -286,22 +318,23 @@ def _add_data_tasks(pipeline_spec: dict[str, Any], image: str) -> None:
 
 def _add_parameters(
     pipeline_spec: dict[str, Any],
-    loaded: ProjectFile,
-    settings: RunSettings,
-    data: str,
-    bindings: dict[str, list[tuple[str, str]]],
+    parameters: list[run_parameters.RunParameter],
+    defaults: dict[str, Any],
 ) -> None:
+    """The run's parameters in the root DAG, each fed to the task inputs it binds to."""
     root_inputs = pipeline_spec["root"].setdefault("inputDefinitions", {})
     root_parameters = root_inputs.setdefault("parameters", {})
     tasks = pipeline_spec["root"]["dag"]["tasks"]
-    for name, default in _parameter_defaults(loaded, settings, data).items():
-        parameter_type = _PARAMETER_TYPES[type(default)]
+    for parameter in parameters:
+        name, parameter_type = parameter.name, parameter.parameter_type
+        parameter.validate(defaults[name], pipeline_spec, f"default {name}={defaults[name]}")
         root_parameters[name] = {
             "parameterType": parameter_type,
-            "defaultValue": default,
+            "defaultValue": defaults[name],
+            "description": parameter.description,
             "isOptional": True,
         }
-        for task_name, input_name in bindings[name]:
+        for task_name, input_name in parameter.bindings:
             task = tasks[task_name]
             task.setdefault("inputs", {}).setdefault("parameters", {})[input_name] = {
                 "componentInputParameter": name

@@ -14,15 +14,21 @@ from typing import Any
 
 import yaml
 
-from kubetfx.components.kfp_contract import OBJECT_STORE_SCHEMES, schema_title
+from kubetfx.components.kfp_contract import schema_title
 from kubetfx.pipelines.errors import UserError
-from kubetfx.pipelines.kfp import spec as contract
+from kubetfx.pipelines.kfp import parameters as run_parameters
 
 SUPPORTED_SCHEMA_VERSION = "2.1.0"
 # The pipeline and task names become object keys, folders and log names in the
 # emulator: the KFP SDK's pipeline name rule, and plain names for tasks.
 _PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
 _TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+
+
+_GO_BOOLEANS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
 
 
 def load_package(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -63,8 +69,6 @@ def check_spec(pipeline_spec: dict[str, Any], platform_spec: dict[str, Any] | No
             f"KFP only supports schema version {SUPPORTED_SCHEMA_VERSION}, "
             f"but the pipeline spec has version {version}"
         )
-    # The pipeline and task names become object keys, folders and log names
-    # here: the KFP SDK's pipeline name rule, and plain names for tasks.
     pipeline_name = pipeline_spec.get("pipelineInfo", {}).get("name", "")
     if not _PIPELINE_NAME.fullmatch(pipeline_name):
         raise UserError(
@@ -123,7 +127,8 @@ def parse_params(pairs: list[str], pipeline_spec: dict[str, Any]) -> dict[str, A
             elif kind == "NUMBER_DOUBLE":
                 values[name] = float(text)
             elif kind == "BOOLEAN":
-                values[name] = {"true": True, "false": False}[text.lower()]
+                # strconv.ParseBool, as the backend reads a boolean from text.
+                values[name] = _GO_BOOLEANS[text.strip()]
             elif kind in ("LIST", "STRUCT"):
                 values[name] = json.loads(text)
                 if not isinstance(values[name], list if kind == "LIST" else dict):
@@ -132,47 +137,19 @@ def parse_params(pairs: list[str], pipeline_spec: dict[str, Any]) -> dict[str, A
                 values[name] = text
         except (ValueError, KeyError):
             raise UserError(f"--param {name} needs a {kind} value, got {text!r}") from None
-    check_data_root(pipeline_spec, values.get(contract.DATA_PARAMETER))
-    check_serving_dir(values.get(contract.SERVING_PARAMETER))
+    for name, value in values.items():
+        if name in run_parameters.PARAMETERS:
+            run_parameters.PARAMETERS[name].validate(value, pipeline_spec)
     return values
-
-
-def check_serving_dir(value: Any) -> None:
-    """Refuses a serving_dir outside the mounted volume: a model pushed there would be lost."""
-    if value is None:
-        return
-    mount = contract.SERVING_MOUNT
-    normal = os.path.normpath(value)
-    if not value.startswith("/") or (normal != mount and not normal.startswith(mount + "/")):
-        raise UserError(
-            f"--param serving_dir={value} is outside the serving volume mounted at {mount}: "
-            f"a model pushed there is lost with the task's pod; use {mount} or a folder in it"
-        )
-
-
-def check_data_root(pipeline_spec: dict[str, Any], value: Any) -> None:
-    """Refuses a data_root the package cannot read on a cluster."""
-    if value is None:
-        return
-    from_store = contract.DATA_TASK in pipeline_spec["root"]["dag"]["tasks"]
-    if from_store and not value.startswith(OBJECT_STORE_SCHEMES):
-        raise UserError(
-            f"--param data_root={value}: this package reads its data from the object store; "
-            "give a minio://, s3:// or gs:// folder (kubernetes/scripts/upload-data.sh copies "
-            "one there)"
-        )
-    if not from_store and value.startswith(OBJECT_STORE_SCHEMES):
-        raise UserError(
-            f"--param data_root={value}: this package reads its data inside the image; "
-            f"compile it with --data {value} to read from the object store"
-        )
 
 
 def root_parameters(pipeline_spec: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
     """The run's parameters: given values over the spec's defaults.
 
     v2/compiler/argocompiler/argo.go: Compile fills defaults; the API server
-    rejects a required parameter with no value (v2_template.go).
+    rejects a required parameter with no value (v2_template.go). A default of
+    a kubetfx parameter passes the same checks as a given value, so a package
+    compiled for Vertex AI (a gs:// serving_dir) is refused here.
     """
     definitions = pipeline_spec["root"].get("inputDefinitions", {}).get("parameters", {})
     values = {}
@@ -181,6 +158,10 @@ def root_parameters(pipeline_spec: dict[str, Any], given: Mapping[str, Any]) -> 
             values[name] = given[name]
         elif "defaultValue" in definition:
             values[name] = definition["defaultValue"]
+            if name in run_parameters.PARAMETERS:
+                run_parameters.PARAMETERS[name].validate(
+                    values[name], pipeline_spec, f"the package's default {name}={values[name]}"
+                )
         elif not definition.get("isOptional"):
             raise UserError(
                 f"parameter {name} is not optional, yet has neither default value "

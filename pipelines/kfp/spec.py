@@ -11,21 +11,6 @@ from kubetfx.components.kfp_contract import (  # noqa: F401
 )
 from kubetfx.components.project import Project
 
-# Pipeline parameters users set per run, with the task inputs they feed.
-# Each binding is (task, input parameter of that task). data_root feeds the
-# Data importer instead when it is an object-store URI (see DATA_TASK).
-DATA_PARAMETER = "data_root"
-TRAIN_STEPS_PARAMETER = "train_steps"
-SERVING_PARAMETER = "serving_dir"
-PARAMETER_BINDINGS = {
-    DATA_PARAMETER: [("CsvExampleGen", "input_base")],
-    TRAIN_STEPS_PARAMETER: [("Trainer", "override__train_args__num_steps")],
-    SERVING_PARAMETER: [
-        ("LatestPushedModel", "serving_dir"),
-        ("Pusher", "override__push_destination__filesystem__base_directory"),
-    ],
-}
-
 # Data from the object store (data_root is minio://, s3:// or gs://). An
 # importer turns the URI into an artifact, which the launcher stages into the
 # tasks that take it with its own credentials

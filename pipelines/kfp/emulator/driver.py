@@ -9,7 +9,9 @@ the volumes of the Kubernetes platform spec. The result is the ExecutorInput.
 """
 
 import dataclasses
+import decimal
 import json
+import math
 import os
 import re
 import uuid
@@ -35,6 +37,34 @@ class RunContext:
     parameters: dict[str, Any]
 
 
+def go_number(value: float) -> str:
+    """strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that round-trip, no exponent."""
+    value = float(value)  # a protobuf Value holds every number as a double
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return format(decimal.Decimal(repr(value)).normalize(), "f")
+
+
+def pb_value_to_text(value: Any) -> str:
+    """metadata/converter.go: PbValueToText, how the backend turns a value into text.
+
+    Numbers as Go formats them (100, not 100.0; 1e21 in full), booleans in lower
+    case, null as the empty string. Lists and structs are JSON here; Go's
+    encoding/json of the protobuf message differs, and no kubetfx task takes one.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return go_number(value)
+    return json.dumps(value, separators=(",", ":"))
+
+
 class Driver:
     def __init__(
         self,
@@ -55,12 +85,8 @@ class Driver:
         definitions = component.get("inputDefinitions", {}).get("parameters", {})
         for key, value in list(parameters.items()):
             # resolve.go: a STRING input that received another type becomes text.
-            if definitions.get(key, {}).get("parameterType") == "STRING" and not isinstance(
-                value, str
-            ):
-                parameters[key] = (
-                    json.dumps(value) if isinstance(value, dict | list) else str(value)
-                )
+            if definitions.get(key, {}).get("parameterType") == "STRING":
+                parameters[key] = pb_value_to_text(value)
 
         artifacts = {}
         for key, spec in task.get("inputs", {}).get("artifacts", {}).items():

@@ -308,6 +308,18 @@ class EmulatorStore:
                 )
         return {}
 
+    def input_parameters(self, run_id: str, task_name: str) -> dict[str, Any]:
+        """The input parameters the driver resolved for a task of the run."""
+        run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+        for execution in self.store.get_executions_by_context(run.id):
+            if execution.custom_properties["task_name"].string_value == task_name:
+                return {
+                    key[len("input:") :]: _from_mlmd_value(value)
+                    for key, value in execution.custom_properties.items()
+                    if key.startswith("input:")
+                }
+        return {}
+
     def task_outputs(self, run_id: str, task_name: str) -> dict[str, list[dict[str, Any]]]:
         run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
         for execution in self.store.get_executions_by_context(run.id):

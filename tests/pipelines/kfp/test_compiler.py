@@ -7,6 +7,7 @@ import yaml
 
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp import package as kfp_package
+from kubetfx.pipelines.kfp import parameters as run_parameters
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.compiler import compile_pipeline
 from kubetfx.pipelines.project.loader import load_project
@@ -64,12 +65,15 @@ def test_per_run_parameters_have_defaults_and_reach_their_tasks(pipeline_spec):
     assert parameters["train_steps"] == {
         "parameterType": "NUMBER_INTEGER",
         "defaultValue": 1000,
+        "description": run_parameters.TRAIN_STEPS.description,
         "isOptional": True,
     }
     assert parameters["serving_dir"]["defaultValue"] == contract.SERVING_MOUNT
     tasks = pipeline_spec["root"]["dag"]["tasks"]
-    for name, bindings in contract.PARAMETER_BINDINGS.items():
-        for task, input_name in bindings:
+    assert set(parameters) == set(run_parameters.PARAMETERS)
+    for name, parameter in run_parameters.PARAMETERS.items():
+        assert parameters[name]["parameterType"] == parameter.parameter_type
+        for task, input_name in parameter.bindings:
             assert tasks[task]["inputs"]["parameters"][input_name] == {
                 "componentInputParameter": name
             }
@@ -166,7 +170,9 @@ def test_data_root_must_match_how_the_package_reads_its_data(pipeline_spec, stor
     assert kfp_package.parse_params([f"data_root={TAXI_DATA_URI}x/"], store_spec) == {
         "data_root": f"{TAXI_DATA_URI}x/"
     }
-    with pytest.raises(UserError, match="reads its data from the object store"):
+    with pytest.raises(
+        UserError, match="is not in the object store, where this package reads its data"
+    ):
         kfp_package.parse_params(["data_root=/home/me/data"], store_spec)
     with pytest.raises(UserError, match="compile it with --data minio://b/d/"):
         kfp_package.parse_params(["data_root=minio://b/d/"], pipeline_spec)
@@ -203,6 +209,13 @@ def test_parameters_are_typed_and_checked(pipeline_spec):
         kfp_package.parse_params(["train_steps=many"], pipeline_spec)
     with pytest.raises(UserError, match="epochs is not a parameter"):
         kfp_package.parse_params(["epochs=3"], pipeline_spec)
+    # The bounds of the project setting the parameter replaces.
+    with pytest.raises(UserError, match="train_steps=0: Input should be greater than or equal"):
+        kfp_package.parse_params(["train_steps=0"], pipeline_spec)
+    with pytest.raises(UserError, match="train_steps=20000000: .* less than or equal to 10000000"):
+        kfp_package.parse_params(["train_steps=20000000"], pipeline_spec)
+    with pytest.raises(UserError, match="needs a NUMBER_INTEGER value, got '2.5'"):
+        kfp_package.parse_params(["train_steps=2.5"], pipeline_spec)
 
 
 def test_tasks_run_after_what_they_depend_on(pipeline_spec):
@@ -303,3 +316,90 @@ def test_every_task_carries_the_digest_of_the_code_it_runs(pipeline_spec, store_
         for executor in spec["deploymentSpec"]["executors"].values():
             if "container" in executor:
                 assert executor["container"]["args"][-2:] == [contract.CODE_DIGEST_ARG, digest]
+
+
+def test_compile_takes_the_training_options_of_run(tmp_path):
+    from click.testing import CliRunner
+
+    from kubetfx.pipelines.cli import cli
+
+    output = tmp_path / "pipeline.yaml"
+    result = CliRunner().invoke(
+        cli, ["compile", "--output", str(output), "--train-steps", "20000000"]
+    )
+    assert result.exit_code == 2
+    assert "--train-steps" in result.output and "10000000" in result.output
+    assert not output.exists()
+    args = ["compile", "--output", str(output), "--train-steps", "37", "--eval-steps", "5"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    (spec, _) = kfp_package.load_package(str(output))
+    assert spec["root"]["inputDefinitions"]["parameters"]["train_steps"]["defaultValue"] == 37
+    eval_args = spec["root"]["dag"]["tasks"]["Trainer"]["inputs"]["parameters"]["eval_args"]
+    assert json.loads(eval_args["runtimeValue"]["constant"]) == {"num_steps": 5}
+
+
+def test_a_vertex_pipeline_loads_into_an_aiplatform_pipeline_job(tmp_path):
+    """compile --target vertex: one YAML document that PipelineJob loads (built offline)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import aiplatform
+
+    output = tmp_path / "vertex.yaml"
+    image = "us-docker.pkg.dev/p/r/kubetfx@sha256:" + "0" * 64
+    compile_pipeline(
+        TAXI,
+        str(output),
+        image=image,
+        custom_image=True,
+        pipeline_root="gs://bucket/root",
+        data="gs://bucket/datasets/taxi/",
+        target="vertex",
+    )
+    (spec,) = yaml.safe_load_all(output.read_text())  # no platform spec
+    assert spec["defaultPipelineRoot"] == "gs://bucket/root"
+    defaults = {
+        k: v["defaultValue"] for k, v in spec["root"]["inputDefinitions"]["parameters"].items()
+    }
+    assert defaults["serving_dir"] == "gs://bucket/root/serving"
+    job = aiplatform.PipelineJob(
+        display_name="taxi",
+        template_path=str(output),
+        project="test-project",
+        location="us-central1",
+        credentials=AnonymousCredentials(),  # nothing is sent to Google
+        parameter_values={"train_steps": 100, "data_root": "gs://bucket/datasets/new/"},
+        job_id="kubetfx-taxi-test",
+    )
+    loaded = job.to_dict()
+    assert loaded["runtimeConfig"]["gcsOutputDirectory"] == "gs://bucket/root"
+    assert loaded["runtimeConfig"]["parameterValues"]["data_root"] == "gs://bucket/datasets/new/"
+    tasks = loaded["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert {"Data", "DataFingerprint", "CsvExampleGen", "Pusher"} <= set(tasks)
+    executors = loaded["pipelineSpec"]["deploymentSpec"]["executors"]
+    assert executors["Data_executor"]["importer"]["artifactUri"] == {"runtimeParameter": "uri"}
+    assert all(e["container"]["image"] == image for e in executors.values() if "container" in e)
+    # A Vertex package is not one the KFP backend can run: the serving volume is absent.
+    with pytest.raises(UserError, match="default serving_dir=gs://bucket/root/serving is outside"):
+        kfp_package.root_parameters(spec, {})
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"pipeline_root": "minio://mlpipeline/v2"}, "needs a gs:// --pipeline-root"),
+        ({"data": "minio://mlpipeline/datasets/taxi/"}, "reads data from gs:// folders"),
+        ({"custom_image": False}, "--target vertex needs --image"),
+        ({"serving_dir": "/serving"}, "serving_dir=/serving is not a gs:// folder"),
+    ],
+)
+def test_a_vertex_pipeline_needs_cloud_storage_and_a_registry_image(tmp_path, options, message):
+    arguments = {
+        "image": "gcr.io/p/kubetfx:1",
+        "custom_image": True,
+        "pipeline_root": "gs://bucket/root",
+        "target": "vertex",
+        **options,
+    }
+    with pytest.raises(UserError, match=message):
+        compile_pipeline(TAXI, str(tmp_path / "vertex.yaml"), **arguments)
+    assert not (tmp_path / "vertex.yaml").exists()

@@ -315,3 +315,57 @@ def test_executions_are_recorded_as_the_backend_records_them(tmp_path):
     session = json.loads(artifact["metadata"]["store_session_info"])
     assert session["Provider"] == "minio"
     assert session["Params"]["secretName"] == "mlpipeline-minio-artifact"
+
+
+def _emulator(tmp_path, package, parallelism):
+    return run.Emulator(
+        str(package), str(tmp_path / "emu"), parallelism=parallelism, out=io.StringIO()
+    )
+
+
+# Each task marks that it started, then waits for the other's mark: both
+# finish only if they run at the same time.
+MEET = """
+import pathlib, time
+folder = pathlib.Path(executor_input["inputs"]["parameterValues"]["folder"])
+(folder / "{me}").touch()
+deadline = time.monotonic() + 30
+while not (folder / "{other}").exists():
+    if time.monotonic() > deadline:
+        sys.exit("{other} did not start while {me} ran")
+    time.sleep(0.05)
+"""
+
+
+def test_independent_tasks_run_at_the_same_time(tmp_path):
+    # Argo starts every task whose dependencies are done; so does the emulator.
+    folder = {"folder": {"runtimeValue": {"constant": str(tmp_path)}}}
+    tasks = {
+        "A": _task(MEET.format(me="A", other="B"), parameters=folder),
+        "B": _task(MEET.format(me="B", other="A"), parameters=folder),
+    }
+    result = _emulator(tmp_path, _package(tmp_path, tasks), parallelism=2).run()
+    assert result.state == "succeeded", [_log(tmp_path, t) for t in "AB"]
+
+
+def test_a_failed_task_stops_its_dependants_only(tmp_path):
+    tasks = {
+        "A": _task("sys.exit('A broke')"),
+        "B": _task("pass"),
+        "C": _task("import time; time.sleep(1)"),
+        "D": _task("pass"),
+    }
+    package = _package(tmp_path, tasks)
+    spec = yaml.safe_load(package.read_text())
+    spec["root"]["dag"]["tasks"]["B"]["dependentTasks"] = ["A"]
+    spec["root"]["dag"]["tasks"]["D"]["dependentTasks"] = ["B", "C"]
+    package.write_text(yaml.safe_dump(spec))
+    result = _emulator(tmp_path, package, parallelism=2).run()
+    assert result.state == "failed"
+    assert {t.name: t.state for t in result.tasks} == {
+        "A": "failed",
+        "B": "not run",
+        "C": "complete",
+        "D": "not run",
+    }
+    assert "A broke" in _log(tmp_path, "A")

@@ -1,0 +1,82 @@
+"""Options that replace a project's settings: for one `kubetfx run`, or in a compiled package.
+
+Each option names the project setting it replaces; the project's own model
+(components/project.py) holds the setting's type, default and bounds, and
+checks the value the option gives.
+"""
+
+import os
+
+import click
+
+from kubetfx.pipelines.errors import UserError
+
+# option -> the dotted project setting it replaces.
+OPTION_SETTINGS = {
+    "--data": "data",
+    "--schema": "schema",
+    "--train-steps": "training.train_steps",
+    "--eval-steps": "training.eval_steps",
+    "--min-accuracy": "evaluation.gate.threshold",
+}
+
+SCHEMA = click.option(
+    "--schema",
+    "schema_file",
+    type=click.Path(),
+    default=None,
+    help="Schema the data is validated against.  [default: the project's schema]",
+)
+TRAIN_STEPS = click.option(
+    "--train-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Training steps.  [default: the project's training.train_steps]",
+)
+EVAL_STEPS = click.option(
+    "--eval-steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Validation steps during training.  [default: the project's training.eval_steps]",
+)
+MIN_ACCURACY = click.option(
+    "--min-accuracy",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="Accuracy a model needs on the eval split to be pushed, for a project gated on "
+    "accuracy.  [default: the project's evaluation.gate.threshold]",
+)
+
+
+def training_options(command):
+    """--schema, --train-steps, --eval-steps and --min-accuracy, in that order on --help."""
+    for option in (MIN_ACCURACY, EVAL_STEPS, TRAIN_STEPS, SCHEMA):
+        command = option(command)
+    return command
+
+
+def with_options(loaded, given: dict[str, object]):
+    """The project with the settings the options in ``given`` (option: value) replace.
+
+    A value outside the setting's bounds fails with the option named.
+    """
+    changes = {}
+    for option, value in given.items():
+        if value is None:
+            continue
+        if option in ("--data", "--schema"):
+            value = os.path.abspath(str(value))
+        if option == "--min-accuracy":
+            from kubetfx.components.project import ACCURACY_METRICS
+
+            gate = loaded.project.evaluation.gate.metric
+            if gate != ACCURACY_METRICS.get(loaded.project.label.task):
+                raise UserError(
+                    f"--min-accuracy sets an accuracy gate, but this project gates on {gate}; "
+                    f"set evaluation.gate.threshold in {loaded.path}"
+                )
+        changes[OPTION_SETTINGS[option]] = value
+    if not changes:
+        return loaded
+    options = {setting: option for option, setting in OPTION_SETTINGS.items()}
+    return loaded.with_overrides(changes, options)
