@@ -3,9 +3,11 @@
 Each task goes through the driver (``driver.py``), then the cache
 (``cache.py``) or the launcher (``launcher.py``) with a task runner
 (``runners.py``), and is recorded in ML Metadata (``store.py``) as the backend
-records it. Independent tasks run at the same time (up to ``parallelism``);
-a failed task stops its dependants only, and the run fails
-(``v2/compiler/argocompiler/dag.go``: a dependant needs "<dep>.Succeeded").
+records it. Independent tasks run at the same time (up to ``parallelism``).
+A failed task fails the run, and no task starts after it; the tasks running
+then finish (``v2/compiler/argocompiler/dag.go`` leaves the root DAG's
+``failFast`` unset, and Argo's default is true; a dependant also needs
+"<dep>.Succeeded").
 The driver and every ML Metadata call stay on the calling thread; only the
 launchers run in worker threads.
 """
@@ -140,7 +142,7 @@ class Emulator:
                         states = {
                             results[d].state if d in results else None for d in upstream[name]
                         }
-                        if states & {"failed", "not run"}:
+                        if any(r.state == "failed" for r in results.values()):
                             self._report(results, TaskResult(name, "not run"))
                         elif states <= {"complete", "cached"} and len(running) < self.parallelism:
                             started = self._start(store, driver, run_id, name, tasks[name], pool)

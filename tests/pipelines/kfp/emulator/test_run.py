@@ -348,17 +348,20 @@ def test_independent_tasks_run_at_the_same_time(tmp_path):
     assert result.state == "succeeded", [_log(tmp_path, t) for t in "AB"]
 
 
-def test_a_failed_task_stops_its_dependants_only(tmp_path):
+def test_a_failed_task_stops_every_task_not_yet_started(tmp_path):
+    # argocompiler/dag.go leaves failFast unset, and Argo's default is true: after
+    # a failure no task starts, and the tasks already running finish.
     tasks = {
         "A": _task("sys.exit('A broke')"),
-        "B": _task("pass"),
-        "C": _task("import time; time.sleep(1)"),
-        "D": _task("pass"),
+        "B": _task("pass"),  # after A
+        "C": _task("import time; time.sleep(3)"),  # running when A fails
+        "D": _task("pass"),  # after C
+        "E": _task("pass"),  # independent, but waits for a free slot
     }
     package = _package(tmp_path, tasks)
     spec = yaml.safe_load(package.read_text())
     spec["root"]["dag"]["tasks"]["B"]["dependentTasks"] = ["A"]
-    spec["root"]["dag"]["tasks"]["D"]["dependentTasks"] = ["B", "C"]
+    spec["root"]["dag"]["tasks"]["D"]["dependentTasks"] = ["C"]
     package.write_text(yaml.safe_dump(spec))
     result = _emulator(tmp_path, package, parallelism=2).run()
     assert result.state == "failed"
@@ -367,5 +370,6 @@ def test_a_failed_task_stops_its_dependants_only(tmp_path):
         "B": "not run",
         "C": "complete",
         "D": "not run",
+        "E": "not run",
     }
     assert "A broke" in _log(tmp_path, "A")
