@@ -84,6 +84,8 @@ def compile_pipeline(
     settings = RunSettings(
         push_destination=serving_dir or contract.SERVING_MOUNT, beam_args=tuple(beam_args)
     )
+    serving = run_parameters.SERVING_DIR_GCS if target == "vertex" else run_parameters.SERVING_DIR
+    serving.validate(settings.serving_dir, {}, f"--serving-dir {settings.serving_dir}")
     pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root)
     adjust_for_open_source_kfp(pipeline_spec, loaded, settings, data, image, target)
     parent = os.path.dirname(os.path.abspath(output_path))

@@ -184,6 +184,12 @@ def test_a_serving_dir_outside_the_mounted_volume_is_refused(pipeline_spec, valu
         kfp_package.parse_params([f"serving_dir={value}"], pipeline_spec)
 
 
+def test_compile_refuses_a_serving_dir_outside_the_volume_before_compiling(tmp_path):
+    with pytest.raises(UserError, match="--serving-dir /models is outside the serving volume"):
+        compile_pipeline(TAXI, str(tmp_path / "pipeline.yaml"), serving_dir="/models")
+    assert not (tmp_path / "pipeline.yaml").exists()
+
+
 def test_a_serving_dir_inside_the_volume_is_taken(pipeline_spec):
     for value in ("/serving", "/serving/taxi", "/serving/taxi/"):
         assert kfp_package.parse_params([f"serving_dir={value}"], pipeline_spec) == {
@@ -389,7 +395,7 @@ def test_a_vertex_pipeline_loads_into_an_aiplatform_pipeline_job(tmp_path):
         ({"pipeline_root": "minio://mlpipeline/v2"}, "needs a gs:// --pipeline-root"),
         ({"data": "minio://mlpipeline/datasets/taxi/"}, "reads data from gs:// folders"),
         ({"custom_image": False}, "--target vertex needs --image"),
-        ({"serving_dir": "/serving"}, "serving_dir=/serving is not a gs:// folder"),
+        ({"serving_dir": "/serving"}, "--serving-dir /serving is not a gs:// folder"),
     ],
 )
 def test_a_vertex_pipeline_needs_cloud_storage_and_a_registry_image(tmp_path, options, message):
