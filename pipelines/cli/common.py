@@ -168,11 +168,51 @@ def output_dir_for(config_path: str | None, output_dir: str | None) -> str:
 
 
 def parse_beam_args(text: str) -> tuple[str, ...]:
+    """The --beam-args words, each checked against Beam's own pipeline options."""
     try:
-        return tuple(shlex.split(text))
+        args = tuple(shlex.split(text))
     except ValueError as e:
         fail(UserError(f"--beam-args is not a valid shell-quoted string ({e})"))
         raise  # unreachable: fail exits
+    try:
+        check_beam_args(args)
+    except UserError as e:
+        fail(e)
+    return args
+
+
+def check_beam_args(args: tuple[str, ...]) -> None:
+    """Refuses flags Beam does not know (it would ignore them) and values it cannot parse."""
+    if not args:
+        return
+    import contextlib
+    import difflib
+    import io
+    import logging
+
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):  # the import's FutureWarnings of Google clients
+        from apache_beam.options.pipeline_options import PipelineOptions
+
+    known = PipelineOptions([]).get_all_options()
+    beam_logger = logging.getLogger("apache_beam.options.pipeline_options")
+    level = beam_logger.level
+    beam_logger.setLevel(logging.ERROR)  # Beam warns of unknown flags and goes on
+    try:
+        with contextlib.redirect_stderr(errors):
+            given = PipelineOptions(list(args)).get_all_options(retain_unknown_options=True)
+    except SystemExit:
+        # argparse: "...: error: argument --direct_num_workers: invalid int value: 'x'"
+        reason = errors.getvalue().strip().splitlines()[-1].split("error: ", 1)[-1]
+        raise UserError(f"--beam-args: {reason}") from None
+    finally:
+        beam_logger.setLevel(level)
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, list(known), n=3)
+        hint = f" (did you mean {', '.join('--' + c for c in close)}?)" if close else ""
+        raise UserError(f"--beam-args: --{name} is not a Beam pipeline option{hint}")
 
 
 def echo_report_hint(run_id: str, config_path: str | None, output_dir: str | None) -> None:

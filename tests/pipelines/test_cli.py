@@ -72,6 +72,23 @@ def test_invalid_option_values_are_refused(tmp_path):
     assert "--beam-args" in result.output
 
 
+@pytest.mark.parametrize("command", ["run", "compile"])
+def test_beam_args_are_checked_against_beams_own_options(command):
+    # Beam itself only warns of a flag it does not know, and goes on without it.
+    result = CliRunner().invoke(cli, [command, "--beam-args", "--runer=DirectRunner"])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line == (
+        "kubetfx: error: --beam-args: --runer is not a Beam pipeline option "
+        "(did you mean --runner?)"
+    )
+    result = CliRunner().invoke(cli, [command, "--beam-args", "--direct_num_workers=many"])
+    assert result.exit_code == 2
+    assert "--beam-args: argument --direct_num_workers: invalid int value: 'many'" in (
+        result.output
+    )
+
+
 def test_console_script_reports_without_a_traceback(tmp_path):
     result = run_kubetfx("run", "--data", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path))
     assert result.returncode == 2
