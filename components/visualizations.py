@@ -123,10 +123,17 @@ def statistics_html(statistics: types.Artifact) -> str:
     return page("Data statistics", statistics_sections(statistics))
 
 
+# What a page may load or run: its own inline styles and data: images, nothing
+# else; a script or a request that text from the data might smuggle in is blocked.
+CONTENT_SECURITY_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
 def page(title: str, body: str, extra_style: str = "") -> str:
     """A self-contained HTML page: inline style, no scripts, nothing fetched."""
     return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+        f"<title>{html.escape(title)}</title>"
         f"<style>{_STYLE}{extra_style}</style></head><body><h1>{html.escape(title)}</h1>"
         f"{body}</body></html>"
     )

@@ -231,3 +231,20 @@ def test_a_multiclass_classifier_gives_an_n_by_n_confusion_matrix(tmp_path):
 def test_a_regression_model_has_no_classification_metrics(tmp_path):
     uri = _write_classifier(tmp_path / "evaluation", metrics_for_slice_pb2.PlotData())
     assert visualizations.classification_metrics(uri, []) is None
+
+
+def test_a_page_runs_no_script_and_fetches_nothing_even_if_markup_got_in(tmp_path):
+    """The Content-Security-Policy, in the real browser: markup that escaping missed stays inert."""
+    from tests.browser import render
+
+    smuggled = (
+        "<script>document.title = 'ran'; document.body.innerHTML = 'ran';</script>"
+        '<img src="http://127.0.0.1:9/tracker.png">'
+        '<link rel="stylesheet" href="http://127.0.0.1:9/style.css">'
+    )
+    path = tmp_path / "page.html"
+    path.write_text(visualizations.page("hostile", f"<p>kept</p>{smuggled}"))
+    rendered = render(path, "csp-page.png", tmp_path)
+    assert "<p>kept</p>" in rendered.dom
+    assert "<title>hostile</title>" in rendered.dom  # the script did not run
+    assert rendered.fetched == []
