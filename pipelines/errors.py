@@ -17,3 +17,11 @@ class DataGateStopped(PipelineFailed):
     """The data gate stopped the run before training."""
 
     exit_code = 3
+
+
+class RunInterrupted(PipelineFailed):
+    """The run was stopped by SIGINT or SIGTERM; the exit code is 128 + the signal's number."""
+
+    def __init__(self, message: str, signal_number: int):
+        super().__init__(message)
+        self.exit_code = 128 + signal_number

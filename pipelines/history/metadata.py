@@ -171,6 +171,30 @@ def _belongs_to(
     return bool(run_executions & pipeline_executions)
 
 
+def cancel_unfinished(metadata_path: str, run_id: str) -> list[str]:
+    """Marks a local run's executions that never finished as CANCELED; their node ids.
+
+    For a run stopped by a signal: ML Metadata would show them running for
+    ever, and TFX's cache never reuses a cancelled execution.
+    """
+    store = connect(metadata_path, read_only=False)
+    run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    if run is None:
+        return []
+    unfinished = [
+        execution
+        for execution in store.get_executions_by_context(run.id)
+        if execution.last_known_state
+        in (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
+    ]
+    for execution in unfinished:
+        execution.last_known_state = metadata_store_pb2.Execution.CANCELED
+    if unfinished:
+        store.put_executions(unfinished)
+    describe = _tfx_node(store)
+    return [describe(store, run_id, execution)[0] for execution in unfinished]
+
+
 def run_executions(store: RunStore, run_id: str) -> list[ExecutionRecord]:
     """The executions of one run, in the order they started."""
     run = store.get_context_by_type_and_name(

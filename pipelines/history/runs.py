@@ -11,6 +11,7 @@ import re
 
 from ml_metadata import errors as mlmd_errors
 
+from kubetfx.pipelines.definition import lock
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.history import metadata
 
@@ -19,6 +20,8 @@ STATE_FAILED = "failed"
 STATE_DATA_GATE = "stopped by the data gate"
 STATE_NOT_BLESSED = "model not blessed"
 STATE_RUNNING = "running"
+# Recorded as running, but no process holds the output folder: it was killed.
+STATE_INTERRUPTED = "interrupted"
 STATE_INCOMPLETE = "incomplete"
 
 
@@ -63,11 +66,16 @@ def summarize(store, run_id: str) -> RunSummary:
     executions = metadata.run_executions(store, run_id)
     started = min((e.started_ms for e in executions), default=0)
     ended = max((e.updated_ms for e in executions), default=0)
+    state = _state(metadata.recorded_run_state(store, run_id), executions)
+    if state == STATE_RUNNING:
+        held = lock.holder(os.path.dirname(os.path.abspath(store.path)))
+        if not held or held.get("run_id") != run_id:
+            state = STATE_INTERRUPTED
     return RunSummary(
         run_id=run_id,
         started=datetime.datetime.fromtimestamp(started / 1000) if started else None,
         seconds=(ended - started) / 1000.0,
-        state=_state(metadata.recorded_run_state(store, run_id), executions),
+        state=state,
         ran=sum(e.state == "complete" for e in executions),
         cached=sum(e.state == "cached" for e in executions),
         executions=executions,
@@ -91,6 +99,8 @@ def run_state(executions: list[metadata.ExecutionRecord]) -> str:
         return STATE_DATA_GATE if failed[0].node_id == "DataGate" else STATE_FAILED
     if any(e.state in ("running", "new") for e in executions):
         return STATE_RUNNING
+    if any(e.state == "canceled" for e in executions):
+        return STATE_INTERRUPTED
     evaluator = by_node.get("Evaluator")
     if evaluator is not None and evaluator.blessed is False:
         return STATE_NOT_BLESSED

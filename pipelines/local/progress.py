@@ -63,12 +63,12 @@ class ProgressReporter(logging.Handler):
         elif message == _COMPONENT_FINISHED:
             self._finish(self.current)
 
-    def fail_current(self) -> str | None:
-        """Marks the running component failed; returns its id."""
+    def fail_current(self, outcome: str = "failed") -> str | None:
+        """Ends the running component with ``outcome`` (failed, interrupted); returns its id."""
         current = self.current
         if current is None:
             return None
-        current.outcome = "failed"
+        current.outcome = outcome
         self._finish(current)
         return current.node_id
 

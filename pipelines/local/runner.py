@@ -10,14 +10,16 @@ import dataclasses
 import datetime
 import logging
 import os
+import signal
 import sys
 from typing import IO
 
 from kubetfx.components.kfp_contract import resolve_package_path
 from kubetfx.pipelines import preflight
 from kubetfx.pipelines.console import output_to_log
+from kubetfx.pipelines.definition import lock
 from kubetfx.pipelines.definition.settings import RunSettings, run_log_path
-from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed
+from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, RunInterrupted
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.local.progress import ComponentProgress, ProgressReporter
 from kubetfx.pipelines.project.loader import ProjectFile, check_columns
@@ -79,39 +81,64 @@ def run(
     settings = settings.absolute()
     check_inputs(loaded, settings)
     _python_path([f.folder for f in user_functions(loaded) if f.folder])
-    pipeline_name = loaded.project.name
-    started_log = os.path.join(
-        settings.log_dir, f"run-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
-    )
+    # The run's id, chosen here in TFX's own format, names its log from the start.
+    run_id = datetime.datetime.now().isoformat()
+    log_path = run_log_path(settings.log_dir, run_id)
 
-    with output_to_log(started_log, verbose, out) as terminal:
+    with (
+        lock.exclusive(settings.output_dir, run_id),
+        output_to_log(log_path, verbose, out) as terminal,
+    ):
+        from tfx.dsl.compiler import constants
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+        from tfx.orchestration.portable import runtime_parameter_utils
+        from tfx.orchestration.portable.tfx_runner import _make_pipeline_proto
 
         from kubetfx.pipelines.definition.pipeline import create_pipeline
 
-        pipeline = create_pipeline(loaded, settings)
+        # What LocalDagRunner.run does, with the run id given here rather than
+        # picked inside (run_with_ir then finds it substituted already).
+        pipeline = _make_pipeline_proto(create_pipeline(loaded, settings))
+        runtime_parameter_utils.substitute_runtime_parameter(
+            pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
+        )
         reporter = ProgressReporter(terminal, live=terminal.isatty())
         absl_logger = logging.getLogger("absl")
         absl_logger.addHandler(reporter)
         failure = None
+        previous_handler = signal.signal(signal.SIGTERM, _terminate)
         try:
-            LocalDagRunner().run(pipeline)
+            LocalDagRunner().run_with_ir(pipeline)
+        except (KeyboardInterrupt, _Terminated) as stop:
+            signal_number = getattr(stop, "signal_number", signal.SIGINT)
+            logging.warning("Interrupted by signal %d.", signal_number)
+            component = reporter.fail_current("stopped") or "the pipeline"
+            metadata.cancel_unfinished(settings.metadata_path, run_id)
+            raise RunInterrupted(
+                f"interrupted during {component}; re-run to resume: completed components "
+                f"come from the cache (log: {log_path})",
+                signal_number,
+            ) from None
         except Exception as error:  # noqa: BLE001 - every failure is reported below
             logging.exception("The pipeline failed.")
             failure = (error, reporter.fail_current() or "the pipeline")
         finally:
+            signal.signal(signal.SIGTERM, previous_handler)
             absl_logger.removeHandler(reporter)
-        # The log is named after the run id, which the runner picks: status finds it there.
-        run_id = None
-        if os.path.isfile(settings.metadata_path):
-            store = metadata.connect(settings.metadata_path)
-            run_id = metadata.latest_run(store, pipeline_name)
-        log_path = run_log_path(settings.log_dir, run_id) if run_id else started_log
-        os.replace(started_log, log_path)
         if failure:
             error, component = failure
             raise _as_pipeline_error(error, component, log_path) from error
-        return _outcome(settings, pipeline_name, reporter.components, log_path)
+        return _outcome(settings, run_id, reporter.components, log_path)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread as SIGINT raises KeyboardInterrupt."""
+
+    signal_number = signal.SIGTERM
+
+
+def _terminate(signal_number, frame) -> None:
+    raise _Terminated()
 
 
 def _as_pipeline_error(error: Exception, component: str, log_path: str) -> PipelineFailed:
@@ -127,14 +154,13 @@ def _as_pipeline_error(error: Exception, component: str, log_path: str) -> Pipel
 
 def _outcome(
     settings: RunSettings,
-    pipeline_name: str,
+    run_id: str,
     components: list[ComponentProgress],
     log_path: str,
 ) -> RunOutcome:
     from kubetfx.components.pusher import SERVING_VERSION_KEY
 
     store = metadata.connect(settings.metadata_path)
-    run_id = metadata.latest_run(store, pipeline_name) or ""
     executions = {e.node_id: e for e in metadata.run_executions(store, run_id)}
     blessed = pushed_to = serving_version = None
     failures: list[str] = []

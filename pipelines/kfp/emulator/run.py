@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from kubetfx.components.kfp_contract import OBJECT_STORE_SCHEMES, schema_title
 from kubetfx.pipelines.console import last_exception
+from kubetfx.pipelines.definition import lock
 from kubetfx.pipelines.definition.settings import METADATA_FILE
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import package as kfp_package
@@ -111,7 +112,12 @@ class Emulator:
         )
 
     def run(self) -> EmulatedRun:
+        """The run, holding the output folder's lock: one writer at a time."""
         run_id = str(uuid.uuid4())
+        with lock.exclusive(self.output_dir, run_id):
+            return self._run(run_id)
+
+    def _run(self, run_id: str) -> EmulatedRun:
         created = datetime.datetime.now(datetime.timezone.utc)
         tasks = self.pipeline_spec["root"]["dag"]["tasks"]
         order = kfp_package.topological_order(tasks)

@@ -5,6 +5,7 @@ import sqlite3
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
+from kubetfx.pipelines.definition import lock
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests.conftest import run_kubetfx
@@ -112,12 +113,19 @@ def test_a_run_in_progress_is_listed_as_running_and_not_reported(tmp_path):
     store.start_execution("run-1", "CsvExampleGen", None, {"inputs": {}})
     before = (tmp_path / "metadata.db").read_bytes()
 
+    with lock.exclusive(str(tmp_path), "run-1"):  # as the running process holds it
+        listed = run_kubetfx("runs", "--output-dir", str(tmp_path))
+        assert listed.returncode == 0, listed.stderr
+        (row,) = listed.stdout.splitlines()[1:]
+        assert row.split()[0] == "run-1" and row.endswith("running")
+        status = run_kubetfx("status", "run-1", "--output-dir", str(tmp_path))
+        assert status.stdout.splitlines()[1].split()[:2] == ["CsvExampleGen", "running"]
+        line = _refused(["report", "run-1"], tmp_path)
+        assert "run run-1 is still in progress; report it once it has ended" in line
+    assert (tmp_path / "metadata.db").read_bytes() == before
+
+    # Its process gone (the OS released the lock), the run is interrupted, for good.
     listed = run_kubetfx("runs", "--output-dir", str(tmp_path))
-    assert listed.returncode == 0, listed.stderr
     (row,) = listed.stdout.splitlines()[1:]
-    assert row.split()[0] == "run-1" and row.endswith("running")
-    status = run_kubetfx("status", "run-1", "--output-dir", str(tmp_path))
-    assert status.stdout.splitlines()[1].split()[:2] == ["CsvExampleGen", "running"]
-    line = _refused(["report", "run-1"], tmp_path)
-    assert "run run-1 is still in progress; report it once it has ended" in line
+    assert row.split()[0] == "run-1" and row.endswith("interrupted")
     assert (tmp_path / "metadata.db").read_bytes() == before
