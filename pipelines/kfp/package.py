@@ -158,6 +158,11 @@ def root_parameters(pipeline_spec: dict[str, Any], given: Mapping[str, Any]) -> 
             values[name] = given[name]
         elif "defaultValue" in definition:
             values[name] = definition["defaultValue"]
+            if name == run_parameters.SERVING_DIR.name and str(values[name]).startswith("gs://"):
+                raise UserError(
+                    "this package was compiled for Vertex AI (compile --target vertex): run it "
+                    "with google.cloud.aiplatform.PipelineJob, or compile it again for KFP"
+                )
             if name in run_parameters.PARAMETERS:
                 run_parameters.PARAMETERS[name].validate(
                     values[name], pipeline_spec, f"the package's default {name}={values[name]}"
