@@ -39,6 +39,9 @@ def _stop_after(data, out, finished: str, signal_number: int) -> subprocess.Comp
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # A shell starts background jobs with SIGINT ignored, and the child would
+        # inherit that; a run started from a terminal has the default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines = []
     for line in process.stdout:
