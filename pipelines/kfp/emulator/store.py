@@ -296,33 +296,32 @@ class EmulatorStore:
         )  # fmt: skip
         return self.outputs_of(execution_id)
 
-    def output_parameters(self, run_id: str, task_name: str) -> dict[str, Any]:
-        """The output parameters a task of the run published (its ``outputs`` struct)."""
+    def _task_execution(self, run_id: str, task_name: str) -> mlmd.Execution | None:
+        """The execution of a task of the run, if it has one."""
         run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
         for execution in self.store.get_executions_by_context(run.id):
             if execution.custom_properties["task_name"].string_value == task_name:
-                if "outputs" not in execution.custom_properties:
-                    return {}
-                return json_format.MessageToDict(
-                    execution.custom_properties["outputs"].struct_value
-                )
-        return {}
+                return execution
+        return None
+
+    def output_parameters(self, run_id: str, task_name: str) -> dict[str, Any]:
+        """The output parameters a task of the run published (its ``outputs`` struct)."""
+        execution = self._task_execution(run_id, task_name)
+        if execution is None or "outputs" not in execution.custom_properties:
+            return {}
+        return json_format.MessageToDict(execution.custom_properties["outputs"].struct_value)
 
     def input_parameters(self, run_id: str, task_name: str) -> dict[str, Any]:
         """The input parameters the driver resolved for a task of the run."""
-        run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
-        for execution in self.store.get_executions_by_context(run.id):
-            if execution.custom_properties["task_name"].string_value == task_name:
-                return {
-                    key[len("input:") :]: _from_mlmd_value(value)
-                    for key, value in execution.custom_properties.items()
-                    if key.startswith("input:")
-                }
-        return {}
+        execution = self._task_execution(run_id, task_name)
+        if execution is None:
+            return {}
+        return {
+            key[len("input:") :]: _from_mlmd_value(value)
+            for key, value in execution.custom_properties.items()
+            if key.startswith("input:")
+        }
 
     def task_outputs(self, run_id: str, task_name: str) -> dict[str, list[dict[str, Any]]]:
-        run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
-        for execution in self.store.get_executions_by_context(run.id):
-            if execution.custom_properties["task_name"].string_value == task_name:
-                return self.outputs_of(execution.id)
-        return {}
+        execution = self._task_execution(run_id, task_name)
+        return self.outputs_of(execution.id) if execution is not None else {}
