@@ -2,16 +2,29 @@
 
 TFX's filesystem Pusher copies straight into ``<destination>/<version>/``, so
 a model server polling the destination can see a half-written version. This
-executor copies into a hidden staging folder beside it and renames it into
-place, so a version is either absent or complete; older versions are never
-touched, and an unblessed model changes nothing at the destination. A model
-identical to the newest pushed version is not pushed again, so re-running a
-pipeline whose training was cached adds no duplicate version.
+executor copies into a hidden staging folder beside it, flushes every file and
+folder to disk, and renames it into place, so a version is either absent or
+complete, also after a crash or power loss; older versions are never touched,
+and an unblessed model changes nothing at the destination. A model identical
+to the newest pushed version is not pushed again, so re-running a pipeline
+whose training was cached adds no duplicate version.
+
+A push holds an OS lock on ``<destination>/.kubetfx-push.lock`` from choosing
+the version number to the rename, so two pipelines pushing to one folder never
+publish the same version, and a staging folder found while holding it was left
+by a push that was killed: it is removed. A failed copy (a full disk, say)
+removes its staging folder and leaves the destination as it was.
 """
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import os
+import shutil
 import time
+import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from absl import logging
@@ -23,9 +36,13 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from kubetfx.components.baseline import latest_pushed_version
+from kubetfx.components.errors import TaskError
+from kubetfx.components.failpoints import failpoint
 
 # Set on the pushed_model artifact when the model was already serving.
 SERVING_VERSION_KEY = "serving_version"
+PUSH_LOCK_FILE = ".kubetfx-push.lock"
+STAGING_PREFIX = ".staging-"
 
 
 class Executor(tfx_pusher.Executor):
@@ -50,23 +67,117 @@ class Executor(tfx_pusher.Executor):
 
         model_path = self.GetModelPath(input_dict)
         base_dir = push_destination.filesystem.base_directory
-        serving = latest_pushed_version(base_dir)
-        if serving and model_digest(model_path) == model_digest(os.path.join(base_dir, serving)):
-            logging.info("The model is already serving as version %s; not pushed again.", serving)
+        version, new = publish(model_path, base_dir)
+        if not new:
+            logging.info("The model is already serving as version %s; not pushed again.", version)
             self._MarkNotPushed(model_push)
-            model_push.set_string_custom_property(SERVING_VERSION_KEY, serving)
+            model_push.set_string_custom_property(SERVING_VERSION_KEY, version)
             return
-        version, serving_path = _new_version_path(base_dir)
-        staging_path = os.path.join(base_dir, f".staging-{version}")
-        if fileio.exists(staging_path):
-            fileio.rmtree(staging_path)
-        io_utils.copy_dir(model_path, staging_path)
-        fileio.rename(staging_path, serving_path)
+        serving_path = os.path.join(base_dir, version)
         logging.info("Model pushed to %s.", serving_path)
-
         io_utils.copy_dir(model_path, model_push.uri)
         self._MarkPushed(model_push, pushed_destination=serving_path, pushed_version=version)
         model_push.set_string_custom_property(SERVING_VERSION_KEY, version)
+
+
+def publish(model_path: str, base_dir: str) -> "tuple[str, bool]":
+    """Publishes ``model_path`` as a new version under ``base_dir``.
+
+    Returns the version's name and True, or the newest version's name and
+    False when that version is this very model.
+    """
+    with _push_lock(base_dir):
+        serving = latest_pushed_version(base_dir)
+        if serving and model_digest(model_path) == model_digest(os.path.join(base_dir, serving)):
+            return serving, False
+        version = _new_version(base_dir)
+        staging_path = os.path.join(base_dir, f"{STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}")
+        try:
+            _copy_durably(model_path, staging_path)
+            failpoint("pusher-staged")
+            fileio.rename(staging_path, os.path.join(base_dir, version))
+            _fsync_dir(base_dir)
+        except BaseException as error:
+            _remove(staging_path)
+            if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise TaskError(
+                    f"no space left on the device of {base_dir} for model version {version} "
+                    f"({_megabytes(_size(model_path))} needed); nothing was changed there: "
+                    "free some space, then re-run"
+                ) from error
+            raise
+        return version, True
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+@contextlib.contextmanager
+def _push_lock(base_dir: str) -> Iterator[None]:
+    """Holds the destination's push lock; removes staging folders of killed pushes."""
+    fileio.makedirs(base_dir)
+    if not _is_local(base_dir):
+        # Object stores have no locks; their Pusher is TFX's (a remote destination).
+        yield
+        return
+    fd = os.open(os.path.join(base_dir, PUSH_LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        for name in os.listdir(base_dir):
+            if name.startswith(STAGING_PREFIX):
+                logging.info("Removing %s, left by a push that did not finish.", name)
+                _remove(os.path.join(base_dir, name))
+        yield
+    finally:
+        os.close(fd)
+
+
+def _copy_durably(source: str, destination: str) -> None:
+    """Copies a folder and forces every copied file and folder to disk."""
+    if not (_is_local(source) and _is_local(destination)):
+        io_utils.copy_dir(source, destination)
+        return
+    # Not shutil.copytree: it gathers errors into one shutil.Error, hiding ENOSPC.
+    for root, _, files in os.walk(source):
+        target = os.path.join(destination, os.path.relpath(root, source))
+        os.makedirs(target, exist_ok=True)
+        for name in files:
+            _copy_file_durably(os.path.join(root, name), os.path.join(target, name))
+    for root, _, _ in os.walk(destination, topdown=False):
+        _fsync_dir(root)
+
+
+def _copy_file_durably(source: str, destination: str) -> None:
+    shutil.copyfile(source, destination)
+    with open(destination, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(path: str) -> None:
+    if _is_local(path):
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _remove(path: str) -> None:
+    if fileio.exists(path):
+        fileio.rmtree(path)
+
+
+def _size(folder: str) -> int:
+    return sum(
+        os.path.getsize(os.path.join(root, name))
+        for root, _, files in os.walk(folder)
+        for name in files
+    )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def model_digest(model_dir: str) -> str:
@@ -82,11 +193,10 @@ def model_digest(model_dir: str) -> str:
     return digest.hexdigest()
 
 
-def _new_version_path(base_dir: str) -> "tuple[str, str]":
+def _new_version(base_dir: str) -> str:
     """A version named by the current Unix time, later than any already there."""
-    fileio.makedirs(base_dir)
     version = int(time.time())
     existing = [int(n.rstrip("/")) for n in fileio.listdir(base_dir) if n.rstrip("/").isdigit()]
     if existing:
         version = max(version, max(existing) + 1)
-    return str(version), os.path.join(base_dir, str(version))
+    return str(version)

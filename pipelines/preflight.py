@@ -7,6 +7,7 @@ says what to change, so a bad argument never costs a partial run.
 import csv
 import glob
 import os
+import shutil
 import uuid
 
 from kubetfx.pipelines.errors import UserError
@@ -28,9 +29,15 @@ def csv_files(data_root: str) -> list[str]:
     return files
 
 
+# "utf-8-sig" reads UTF-8 and drops the byte-order mark that spreadsheet
+# programs write at the start of a file; without it the mark sticks to the
+# first column's name.
+ENCODING = "utf-8-sig"
+
+
 def read_header(path: str) -> list[str]:
     """The column names in the first line of a CSV file."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding=ENCODING) as f:
         try:
             header = next(csv.reader(f))
         except StopIteration:
@@ -43,7 +50,7 @@ def read_header(path: str) -> list[str]:
 
 
 def has_data_row(path: str) -> bool:
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding=ENCODING) as f:
         reader = csv.reader(f)
         next(reader, None)
         return any(any(cell.strip() for cell in row) for row in reader)
@@ -68,6 +75,23 @@ def check_data(data_root: str) -> list[str]:
     if not any(has_data_row(path) for path in files):
         raise UserError(f"the CSV files in {data_root} have a header but no data rows")
     return first_header
+
+
+def csv_statistics(data_root: str):
+    """TFDV statistics of the CSV files in ``data_root``, names read as ``read_header`` reads them.
+
+    TFDV reads the header itself and keeps a byte-order mark on the first name; dropped here.
+    """
+    import tensorflow_data_validation as tfdv
+
+    statistics = tfdv.generate_statistics_from_csv(
+        data_location=os.path.join(glob.escape(data_root), "*.csv")
+    )
+    for dataset in statistics.datasets:
+        for feature in dataset.features:
+            if feature.path.step:
+                feature.path.step[0] = feature.path.step[0].removeprefix("\ufeff").strip()
+    return statistics
 
 
 def check_project_store(metadata_path: str, pipeline_name: str) -> None:
@@ -96,6 +120,32 @@ def check_writable_dir(path: str, flag: str = "--output-dir") -> None:
         raise UserError(
             f"cannot write to {path} ({reason}); pass {flag} with a writable folder"
         ) from None
+
+
+def check_free_space(data_root: str, output_dir: str) -> None:
+    """Refuses a run whose CSV files are larger than the free space in its output folder.
+
+    A run writes its examples twice (as read, then transformed), compressed:
+    about the input's size in all, so less free space than that fails midway.
+    """
+    size = sum(os.path.getsize(path) for path in csv_files(data_root))
+    free = shutil.disk_usage(output_dir).free
+    if size > free:
+        raise UserError(
+            f"the CSV files in {data_root} take {_size(size)} and {output_dir} has {_size(free)} "
+            "free, while a run writes about as much as it reads; free some space or pass an "
+            "--output-dir on a larger disk"
+        )
+
+
+def _size(count: float) -> str:
+    if count < 1000:
+        return f"{count:.0f} bytes"
+    for unit in ("kB", "MB"):
+        count /= 1000
+        if count < 1000:
+            return f"{count:.1f} {unit}"
+    return f"{count / 1000:.1f} GB"
 
 
 def check_metadata_layout(metadata_path: str, expected: str) -> None:

@@ -1,11 +1,12 @@
 """Shared fixtures: real taxi data, sliced small, and the real ``kubetfx`` command."""
 
+import contextlib
 import csv
 import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,26 @@ def run_kubetfx(*args: str, cwd: Path = None) -> subprocess.CompletedProcess:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         timeout=1800,
     )
+
+
+@contextlib.contextmanager
+def small_disk(path: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (e.g. "256k") mounted at ``path``: a disk that fills up for real.
+
+    Needs root, as CI runs; skips the test where mounting is not allowed.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "--lazy", str(path)], check=True)
 
 
 @pytest.fixture(scope="session")

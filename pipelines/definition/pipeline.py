@@ -10,7 +10,7 @@ from tfx.dsl.components.base import base_node, executor_spec
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2
 
-from kubetfx.components import baseline, data_gate, eval_config, evaluator, pusher
+from kubetfx.components import baseline, csv_example_gen, data_gate, eval_config, evaluator, pusher
 from kubetfx.components.schema_import import ReviewedSchema
 from kubetfx.pipelines.definition import code
 from kubetfx.pipelines.definition.settings import RunSettings
@@ -36,6 +36,7 @@ def create_components(
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
         ),
+        custom_executor_spec=executor_spec.BeamExecutorSpec(csv_example_gen.Executor),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ReviewedSchema(schema_text=loaded.schema_text)

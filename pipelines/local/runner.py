@@ -53,6 +53,7 @@ def check_inputs(loaded: ProjectFile, settings: RunSettings) -> None:
     header = preflight.check_data(loaded.project.data)
     check_columns(loaded, header, loaded.project.data)
     preflight.check_writable_dir(settings.output_dir)
+    preflight.check_free_space(loaded.project.data, settings.output_dir)
     preflight.check_metadata_layout(settings.metadata_path, "tfx")
     preflight.check_project_store(settings.metadata_path, loaded.project.name)
     preflight.check_writable_dir(settings.log_dir)
@@ -143,9 +144,12 @@ def _terminate(signal_number, frame) -> None:
 
 def _as_pipeline_error(error: Exception, component: str, log_path: str) -> PipelineFailed:
     from kubetfx.components.data_gate import DataValidationError
+    from kubetfx.components.errors import TaskError
 
     if isinstance(error, DataValidationError):
         return DataGateStopped(f"stopped before training: {error}")
+    if isinstance(error, TaskError):
+        return PipelineFailed(f"{component} failed: {error} (full log: {log_path})")
     summary = str(error).strip().splitlines()[-1] if str(error).strip() else ""
     return PipelineFailed(
         f"{component} failed: {type(error).__name__}: {summary} (full log: {log_path})"

@@ -10,7 +10,6 @@ until every input has been checked, and no file is replaced without
 import collections
 import csv
 import dataclasses
-import glob
 import json
 import math
 import os
@@ -267,7 +266,7 @@ def _positive(ordered: list[str], counts: dict[str, int]) -> tuple[str, str]:
 def _label_counts(files: Iterable[str], label: str) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     for path in files:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding=preflight.ENCODING) as f:
             reader = csv.reader(f)
             header = [name.strip() for name in next(reader)]
             index = header.index(label)
@@ -450,9 +449,7 @@ def draft_project(
 
     import tensorflow_data_validation as tfdv
 
-    statistics = tfdv.generate_statistics_from_csv(
-        data_location=os.path.join(glob.escape(data_root), "*.csv")
-    )
+    statistics = preflight.csv_statistics(data_root)
     schema = tfdv.infer_schema(statistics)
     allow_empty_cells(schema)
     columns = _columns(statistics, schema)

@@ -5,7 +5,6 @@ from the same data, so that drift and breakage are caught. This writes the
 first draft of such a schema.
 """
 
-import glob
 import os
 
 from kubetfx.pipelines import preflight
@@ -30,9 +29,7 @@ def infer_schema(data_root: str, output_path: str, overwrite: bool = False) -> s
 
     import tensorflow_data_validation as tfdv
 
-    statistics = tfdv.generate_statistics_from_csv(
-        data_location=os.path.join(glob.escape(data_root), "*.csv"),
-    )
+    statistics = preflight.csv_statistics(data_root)
     schema = tfdv.infer_schema(statistics)
     allow_empty_cells(schema)
     tmp_path = f"{output_path}.tmp"

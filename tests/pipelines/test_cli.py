@@ -35,13 +35,14 @@ def _bad_data_folders(root):
     (empty_csv / "d.csv").write_text("")
     return {
         "missing": (root / "nope", "does not exist"),
+        "a_file": (no_label / "d.csv", "--data must be a folder of CSV files, but"),
         "empty": (empty, "has no .csv files"),
         "no_label": (no_label, "label.column: the data in"),
         "empty_csv": (empty_csv, "is empty"),
     }
 
 
-@pytest.mark.parametrize("case", ["missing", "empty", "no_label", "empty_csv"])
+@pytest.mark.parametrize("case", ["missing", "a_file", "empty", "no_label", "empty_csv"])
 def test_bad_data_is_one_line_and_exit_2(tmp_path, case):
     folder, expected = _bad_data_folders(tmp_path)[case]
     out = tmp_path / "out"

@@ -4,7 +4,7 @@ import pytest
 
 from kubetfx.pipelines import preflight
 from kubetfx.pipelines.errors import UserError
-from tests.conftest import read_taxi_rows, taxi_header, write_csv
+from tests.conftest import read_taxi_rows, small_disk, taxi_header, write_csv
 
 
 def _check(folder):
@@ -36,6 +36,22 @@ def _a_file(folder):
 def test_refuses_unusable_folders(tmp_path, make, expected):
     with pytest.raises(UserError, match=expected):
         _check(make(tmp_path))
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path):
+    write_csv(tmp_path / "data.csv", read_taxi_rows(3), taxi_header())
+    text = (tmp_path / "data.csv").read_bytes()
+    (tmp_path / "data.csv").write_bytes(b"\xef\xbb\xbf" + text)
+    assert _check(tmp_path) == taxi_header()
+
+
+def test_refuses_data_larger_than_the_output_folders_free_space(tmp_path):
+    write_csv(tmp_path / "data" / "d.csv", read_taxi_rows(1000), taxi_header())
+    with small_disk(tmp_path / "out", "64k") as out:
+        with pytest.raises(UserError) as refused:
+            preflight.check_free_space(str(tmp_path / "data"), str(out))
+    assert str(refused.value).startswith(f"the CSV files in {tmp_path / 'data'} take ")
+    assert " kB free, while a run writes about as much as it reads; free" in str(refused.value)
 
 
 def test_refuses_an_empty_csv(tmp_path):

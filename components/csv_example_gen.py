@@ -1,0 +1,118 @@
+"""CsvExampleGen executor that reads headers as CSV and names a malformed row.
+
+TFX's CSV executor reads a file's column names by splitting its first line on
+commas: a UTF-8 byte-order mark (as spreadsheet programs save) sticks to the
+first column's name, and a quoted name keeps its quotes. Here the header is
+parsed as CSV after the mark is dropped; the rows are read by TFX's own code
+(which skips the header line whole, mark included).
+
+A row with more or fewer fields than the header fails TFX's conversion with
+the row's cells and no place. When the conversion fails, this executor looks
+for the first such row itself, only then, and fails with its file and line.
+"""
+
+import csv
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import apache_beam as beam
+from tfx.components.example_gen.csv_example_gen import executor as tfx_csv
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+from tfx_bsl.coders import csv_decoder
+
+from kubetfx.components.errors import TaskError
+
+BOM = "\ufeff"
+
+
+def _lines(f) -> Iterator[str]:
+    """A file's lines as text, a byte-order mark at its start dropped."""
+    for number, line in enumerate(f):
+        text = line.decode("utf-8")
+        yield text.removeprefix(BOM) if number == 0 else text
+
+
+def column_names(path: str) -> list[str]:
+    """The names in a CSV file's header line, without a byte-order mark or padding."""
+    with fileio.open(path, "rb") as f:
+        header = next(csv.reader(_lines(f)), [])
+    return [name.strip() for name in header]
+
+
+def first_ragged_row(path: str) -> "tuple[int, int, int] | None":
+    """``(line, fields, columns)`` of the first row whose field count differs from the header's."""
+    with fileio.open(path, "rb") as f:
+        reader = csv.reader(_lines(f))
+        header = next(reader, [])
+        for row in reader:
+            if row and len(row) != len(header):
+                return reader.line_num, len(row), len(header)
+    return None
+
+
+class _CsvToExample(tfx_csv._CsvToExample):  # noqa: SLF001 - TFX's DoFns, TFX's header aside
+    def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
+        files = fileio.glob(self._csv_pattern)
+        if not files:
+            raise TaskError(f"no file matches {self._csv_pattern}; put the CSV files there")
+        names = column_names(files[0])
+        for path in files[1:]:
+            if column_names(path) != names:
+                raise TaskError(
+                    f"{path} has another header than {files[0]}; all CSV files of a split "
+                    "need the same columns in the same order"
+                )
+        parsed = (
+            pipeline
+            | "CreateFilenames" >> beam.Create(files)
+            | "ReadFromText" >> beam.ParDo(tfx_csv._ReadCsvRecordsFromTextFile())  # noqa: SLF001
+            | "ParseCSVLine" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
+            | "ExtractParsedCSVLines" >> beam.Keys()
+        )
+        column_infos = beam.pvalue.AsSingleton(
+            parsed
+            | "InferColumnTypes"
+            >> beam.CombineGlobally(csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True))
+        )
+        return parsed | "ToTFExample" >> beam.ParDo(
+            tfx_csv._ParsedCsvToTfExample(),  # noqa: SLF001
+            column_infos,
+        )
+
+
+class Executor(tfx_csv.Executor):
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        return _CsvToExample
+
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        try:
+            super().Do(input_dict, output_dict, exec_properties)
+        except TaskError:
+            raise
+        except Exception as error:
+            ragged = _first_ragged_row(exec_properties)
+            if ragged is None:
+                raise
+            path, (line, fields, columns) = ragged
+            raise TaskError(
+                f"{path} line {line} has {fields} fields but the header has {columns} columns; "
+                "fix or remove that row (a value with a comma needs double quotes), then re-run"
+            ) from error
+
+
+def _first_ragged_row(exec_properties: dict[str, Any]) -> "tuple[str, tuple] | None":
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+    )
+    base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    for split in input_config.splits:
+        for path in sorted(fileio.glob(os.path.join(base, split.pattern))):
+            found = first_ragged_row(path)
+            if found:
+                return path, found
+    return None
