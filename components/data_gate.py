@@ -35,11 +35,25 @@ def load_anomalies(anomalies: types.Artifact) -> dict[str, anomalies_pb2.Anomali
     return by_split
 
 
+def feature_anomalies(anomalies: anomalies_pb2.Anomalies) -> list[tuple[str, Any]]:
+    """``(feature name, AnomalyInfo)`` pairs, sorted by name.
+
+    The name is the column's own, from the anomaly's path: the map's key is
+    TFDV's path notation, which quotes a name holding a dot or a quote.
+    """
+    infos = anomalies.anomaly_info.items()
+    return sorted(((".".join(info.path.step) or key, info) for key, info in infos), key=_first)
+
+
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
 def describe_anomalies(by_split: dict[str, anomalies_pb2.Anomalies]) -> list[str]:
     """One line per anomaly: ``split: feature 'x': short description (detail)``."""
     lines = []
     for split, anomalies in sorted(by_split.items()):
-        for feature, info in sorted(anomalies.anomaly_info.items()):
+        for feature, info in feature_anomalies(anomalies):
             lines.append(
                 f"{split}: feature '{feature}': {info.short_description} ({info.description})"
             )

@@ -9,8 +9,8 @@ and an unblessed model changes nothing at the destination. A model identical
 to the newest pushed version is not pushed again, so re-running a pipeline
 whose training was cached adds no duplicate version.
 
-A push holds an OS lock on ``<destination>/.kubetfx-push.lock`` from choosing
-the version number to the rename, so two pipelines pushing to one folder never
+A push holds an OS lock (``flock``) on the destination folder itself from
+choosing the version number to the rename, so two pipelines pushing to one folder never
 publish the same version, and a staging folder found while holding it was left
 by a push that was killed: it is removed. A failed copy (a full disk, say)
 removes its staging folder and leaves the destination as it was.
@@ -41,7 +41,6 @@ from kubetfx.components.failpoints import failpoint
 
 # Set on the pushed_model artifact when the model was already serving.
 SERVING_VERSION_KEY = "serving_version"
-PUSH_LOCK_FILE = ".kubetfx-push.lock"
 STAGING_PREFIX = ".staging-"
 
 
@@ -118,10 +117,11 @@ def _push_lock(base_dir: str) -> Iterator[None]:
     """Holds the destination's push lock; removes staging folders of killed pushes."""
     fileio.makedirs(base_dir)
     if not _is_local(base_dir):
-        # Object stores have no locks; their Pusher is TFX's (a remote destination).
+        # An object store has no locks: pushes to one are not serialized.
         yield
         return
-    fd = os.open(os.path.join(base_dir, PUSH_LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+    # The folder is the lock, so that nothing but versions ever appears in it.
+    fd = os.open(base_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         for name in os.listdir(base_dir):

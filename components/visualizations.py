@@ -16,7 +16,7 @@ from tfx import types
 from tfx.types import artifact_utils
 
 from kubetfx.components import charts
-from kubetfx.components.data_gate import load_anomalies
+from kubetfx.components.data_gate import feature_anomalies, load_anomalies
 from kubetfx.components.statistics import missing_share, present_count
 
 
@@ -142,19 +142,23 @@ def page(title: str, body: str, extra_style: str = "") -> str:
 # Anomalies --------------------------------------------------------------------
 
 
-# Characters Markdown reads as markup (links, images, emphasis, code, headings, lists).
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|~])")
+# Characters Markdown reads as markup (links, images, emphasis, code, headings)
+# that Python-Markdown (the report) and CommonMark (the KFP dashboard) both
+# take back from a backslash escape; "|" for the tables extension.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#!|])")
 
 
 def _cell(text: str) -> str:
     """Text from the data as one Markdown table cell: never markup, never a new cell.
 
     Every character Markdown could read as markup is backslash-escaped, and
-    ``&``, ``<`` and ``>`` are written as entities, so that neither Markdown nor
-    HTML in the text takes effect: a renderer shows the text as it is.
+    ``&``, ``<``, ``>`` and ``~`` (strike-through in the dashboard's Markdown,
+    which Python-Markdown does not unescape) are written as character
+    references, so that neither Markdown nor HTML in the text takes effect: a
+    renderer shows the text as it is.
     """
-    text = html.escape(" ".join(text.split()), quote=False)
-    return _MARKDOWN.sub(r"\\\1", text)
+    text = _MARKDOWN.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
+    return text.replace("~", "&#126;")
 
 
 def anomalies_markdown(anomalies: types.Artifact) -> str:
@@ -164,7 +168,7 @@ def anomalies_markdown(anomalies: types.Artifact) -> str:
     for split, result in sorted(load_anomalies(anomalies).items()):
         rows = [
             f"| {_cell(feature)} | {_cell(info.short_description)} | {_cell(info.description)} |"
-            for feature, info in sorted(result.anomaly_info.items())
+            for feature, info in feature_anomalies(result)
         ]
         if result.HasField("dataset_anomaly_info"):
             info = result.dataset_anomaly_info

@@ -158,14 +158,20 @@ def test_model_gate_keeps_the_serving_model(workspace, third_run):
     assert _serving_state(workspace) == before
 
 
+# Markup in the data: shown as text on every page, or it would change the title or fetch.
+HOSTILE_COLUMN = "<img src=http://127.0.0.1:9/c.png onerror=document.title='ran'>"
+HOSTILE_VALUE = "<script>document.title='ran'</script>"
+
+
 def test_data_gate_stops_before_training(workspace, taxi_rows, third_run):
     broken = []
     for row in taxi_rows:
         row = dict(row)
         row["trip_miles"] = f"{row['trip_miles']} mi"  # a number column turns to text
-        row["company"] = "Brand New Cab Co"  # one new category floods the column
+        row["company"] = HOSTILE_VALUE  # one new category floods the column
+        row[HOSTILE_COLUMN] = "1"  # a column the schema does not have
         broken.append(row)
-    write_csv(workspace / "broken" / "data.csv", broken, taxi_header())
+    write_csv(workspace / "broken" / "data.csv", broken, [*taxi_header(), HOSTILE_COLUMN])
     before = _serving_state(workspace)
 
     result = _run(workspace, *FAST, data="broken")
@@ -255,6 +261,26 @@ def test_report_shows_the_run_in_a_real_browser_without_network(workspace, all_r
     assert company and 20 < float(company.group(2)) < 50, company
 
     assert_report_rendered(browser.render(page, "report.png", tmp_path), nodes=10)
+
+
+def test_report_shows_markup_from_the_data_as_text_in_a_real_browser(workspace, all_runs, tmp_path):
+    gate_run = all_runs[0].split()[0]
+    page = tmp_path / "gate.html"
+    result = run_kubetfx(
+        "report", gate_run, "--output-dir", str(workspace / "out"), "--output", str(page)
+    )
+    assert result.returncode == 0, result.stderr
+    assert HOSTILE_VALUE not in page.read_text() and "<img" not in page.read_text()
+
+    rendered = browser.render(page, "report-hostile-data.png", tmp_path)
+    title = re.search(r"<title>(.*?)</title>", rendered.dom).group(1)
+    assert title.startswith("kubetfx run"), title  # no script ran
+    assert rendered.fetched == []
+    # The column and the value, shown literally (a text node keeps quotes as they
+    # are); TFDV's description of the value escapes its quotes C-style.
+    anomalies = rendered.dom.split('id="anomalies"')[1]
+    for text in (HOSTILE_COLUMN, HOSTILE_VALUE.replace("'", "\\'")):
+        assert text.replace("<", "&lt;").replace(">", "&gt;") in anomalies, text
 
 
 def test_compare_flags_the_drift_that_stopped_the_gate_run(workspace, all_runs):

@@ -36,8 +36,8 @@ def create_components(
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
         ),
-        custom_executor_spec=executor_spec.BeamExecutorSpec(csv_example_gen.Executor),
     )
+    example_gen.executor_spec = executor_spec.BeamExecutorSpec(csv_example_gen.Executor)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ReviewedSchema(schema_text=loaded.schema_text)
     example_validator = tfx.components.ExampleValidator(

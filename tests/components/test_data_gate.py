@@ -1,6 +1,8 @@
 """DataGate on anomalies that TFDV really computes from taxi rows."""
 
+import html
 import os
+import re
 
 import pandas as pd
 import pytest
@@ -64,3 +66,26 @@ def test_anomalies_are_listed_one_per_line(tmp_path):
     lines = data_gate.describe_anomalies(data_gate.load_anomalies(artifact))
     assert len(lines) >= 1
     assert all(line.startswith("train: ") for line in lines)
+
+
+def test_a_new_column_with_a_dot_and_quotes_is_named_as_in_the_data(tmp_path):
+    """TFDV keys such an anomaly by its quoted path; the gate and the views name the column."""
+    import markdown
+
+    from kubetfx.components import visualizations
+
+    name = "<img src=http://127.0.0.1:9/c.png onerror=document.title='ran'>"
+    frame = _taxi_frame()
+    frame[name] = 1
+    frame["company"] = "~~gone~~ <b>Cab</b>"
+    artifact = _anomalies_artifact(tmp_path, frame)
+    (key,) = (k for k in data_gate.load_anomalies(artifact)["train"].anomaly_info if "img" in k)
+    assert key != name  # TFDV's notation: quoted, the quotes inside doubled
+    lines = data_gate.describe_anomalies(data_gate.load_anomalies(artifact))
+    assert any(line.startswith(f"train: feature '{name}': New column") for line in lines), lines
+
+    page = markdown.markdown(visualizations.anomalies_markdown(artifact), extensions=["tables"])
+    assert "<img" not in page and "<b>" not in page and "<del>" not in page and "\\" not in page
+    cells = [html.unescape(cell) for cell in re.findall(r"<td>(.*?)</td>", page)]
+    assert name in cells
+    assert any("~~gone~~ <b>Cab</b>" in cell for cell in cells), cells

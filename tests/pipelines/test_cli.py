@@ -54,6 +54,24 @@ def test_bad_data_is_one_line_and_exit_2(tmp_path, case):
     assert not (out / "serving").exists()
 
 
+def test_a_row_with_missing_fields_is_named_by_file_and_line(tmp_path):
+    data = write_csv(tmp_path / "data" / "d.csv", read_taxi_rows(20), taxi_header())
+    lines = data.read_text().splitlines()
+    lines[5] = ",".join(lines[5].split(",")[:3])  # a row cut short
+    data.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", "--data", str(data.parent), "--output-dir", str(out)])
+    assert result.exit_code == 1, result.output
+    error = result.output.strip().splitlines()[-1]
+    columns = len(taxi_header())
+    assert error.startswith(
+        f"kubetfx: error: CsvExampleGen failed: {data} line 6 has 3 fields but the header has "
+        f"{columns} columns; fix or remove that row (a value with a comma needs double quotes), "
+        "then re-run (full log: "
+    ), error
+    assert not (out / "serving").exists()
+
+
 def test_unwritable_output_dir(tmp_path):
     write_csv(tmp_path / "data" / "d.csv", read_taxi_rows(5), taxi_header())
     (tmp_path / "blocker").write_text("")
