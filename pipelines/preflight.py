@@ -77,15 +77,17 @@ def check_data(data_root: str) -> list[str]:
     return first_header
 
 
-def csv_statistics(data_root: str):
+def csv_statistics(data_root: str, beam_args: "tuple[str, ...]" = ()):
     """TFDV statistics of the CSV files in ``data_root``, names read as ``read_header`` reads them.
 
     TFDV reads the header itself and keeps a byte-order mark on the first name; dropped here.
     """
     import tensorflow_data_validation as tfdv
+    from apache_beam.options.pipeline_options import PipelineOptions
 
     statistics = tfdv.generate_statistics_from_csv(
-        data_location=os.path.join(glob.escape(data_root), "*.csv")
+        data_location=os.path.join(glob.escape(data_root), "*.csv"),
+        pipeline_options=PipelineOptions(list(beam_args)),
     )
     for dataset in statistics.datasets:
         for feature in dataset.features:

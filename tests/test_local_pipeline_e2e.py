@@ -8,6 +8,7 @@ import csv
 import os
 import re
 
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -104,6 +105,60 @@ def test_pushed_model_serves_raw_taxi_rows(workspace, first_run, taxi_rows):
     assert outputs.std() > 0  # not one constant answer
 
 
+def test_predict_scores_each_row_as_the_serving_signature_does(workspace, first_run, taxi_rows):
+    (version,) = _serving_state(workspace)
+    header = [c for c in taxi_header() if c != "tips"]  # new data comes without the label
+    labelled = taxi_rows[1500:1900]
+    rows = [{k: r[k] for k in header} for r in labelled]
+    data = write_csv(workspace / "unlabelled" / "d.csv", rows, header)
+    keys = ["trip_start_timestamp", "pickup_census_tract", "fare"]
+    written = {}
+    for name in ("predictions.csv", "predictions.parquet"):
+        output = workspace / name
+        args = ["--data", str(data.parent), "--output", str(output), "--keys", ",".join(keys)]
+        result = run_kubetfx("predict", *args, "--output-dir", str(workspace / "out"))
+        assert result.returncode == 0, result.stdout + result.stderr
+        last = result.stdout.strip().splitlines()[-1]
+        assert last.startswith(f"kubetfx: 400 rows scored by model version {version} in "), last
+        written[name] = (
+            pd.read_csv(output, dtype=str, keep_default_na=False)
+            if name.endswith("csv")
+            else pd.read_parquet(output)
+        )
+    csv_rows, parquet_rows = written["predictions.csv"], written["predictions.parquet"]
+    assert list(csv_rows.columns) == [*keys, "prediction", "probability"]
+    assert len(csv_rows) == len(parquet_rows) == 400
+
+    loaded = tf.saved_model.load(str(workspace / "out" / "serving" / version))
+    examples = [_to_example(row).SerializeToString() for row in labelled]
+    positive = loaded.signatures["serving_default"](examples=tf.constant(examples))["outputs"]
+    names = TAXI.project.label.class_names()
+    expected = sorted(
+        (*(row[k] for k in keys), names[int(p >= 0.5)], round(max(p, 1 - p), 4))
+        for row, p in zip(rows, positive.numpy()[:, 0].tolist(), strict=True)
+    )
+    for table in (csv_rows, parquet_rows):
+        got = sorted(
+            (*(r[k] for k in keys), r["prediction"], round(float(r["probability"]), 4))
+            for r in table.to_dict("records")
+        )
+        assert got == expected
+
+
+def test_predict_refuses_rows_that_break_the_schema(workspace, first_run, taxi_rows):
+    header = [c for c in taxi_header() if c != "tips"]
+    rows = [{**{k: r[k] for k in header}, "trip_miles": "far"} for r in taxi_rows[:200]]
+    data = write_csv(workspace / "unlabelled-broken" / "d.csv", rows, header)
+    output = workspace / "broken.csv"
+    args = ["--data", str(data.parent), "--output", str(output)]
+    result = run_kubetfx("predict", *args, "--output-dir", str(workspace / "out"))
+    assert result.returncode == 3, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("kubetfx: error: stopped before scoring: the data does not match")
+    assert "feature 'trip_miles'" in line
+    assert not output.exists()
+
+
 def _to_example(row):
     """A tf.Example of one raw CSV row without the label, typed by the schema."""
     from tfx.utils import io_utils
@@ -190,9 +245,9 @@ def test_data_gate_stops_before_training(workspace, taxi_rows, third_run):
 
 
 def test_every_run_has_its_log(workspace, third_run):
-    logs = sorted(os.listdir(workspace / "out" / "logs"))
+    logs = sorted((workspace / "out" / "logs").glob("run-*.log"))
     assert len(logs) >= 3
-    with open(workspace / "out" / "logs" / logs[0]) as f:
+    with open(logs[0]) as f:
         assert "Component CsvExampleGen is running." in f.read()
 
 

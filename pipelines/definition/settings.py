@@ -1,7 +1,8 @@
 """Where a run's outputs go: the layout of an output folder.
 
 One output folder holds one project's runs: ``metadata.db`` (ML Metadata),
-``pipeline_root/`` (artifacts), ``logs/run-<run id>.log`` and
+``pipeline_root/`` (artifacts), ``logs/run-<run id>.log`` (and
+``logs/predict-<time>.log`` for each ``kubetfx predict``) and
 ``serving/<version>/`` (the pushed models).
 """
 
@@ -22,6 +23,11 @@ def default_output_dir(project_path: str, bundled: bool) -> str:
 def run_log_path(log_dir: str, run_id: str) -> str:
     """Where the log of local run ``run_id`` is kept."""
     return os.path.join(log_dir, f"run-{run_id}.log")
+
+
+def predict_log_path(log_dir: str, started: str) -> str:
+    """Where the log of a ``kubetfx predict`` started at ``started`` (ISO time) is kept."""
+    return os.path.join(log_dir, f"predict-{started}.log")
 
 
 @dataclasses.dataclass(frozen=True)

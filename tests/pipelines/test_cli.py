@@ -9,7 +9,17 @@ from tests.conftest import read_taxi_rows, run_kubetfx, taxi_header, write_csv
 
 @pytest.mark.parametrize(
     "command",
-    [[], ["run"], ["init"], ["schema"], ["compile"], ["emulate"], ["runs"], ["report"]],
+    [
+        [],
+        ["run"],
+        ["init"],
+        ["schema"],
+        ["predict"],
+        ["compile"],
+        ["emulate"],
+        ["runs"],
+        ["report"],
+    ],
 )
 def test_every_command_explains_itself(command):
     result = CliRunner().invoke(cli, [*command, "--help"])
