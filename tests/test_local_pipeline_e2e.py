@@ -4,10 +4,13 @@ Each run goes through the installed ``kubetfx`` command; what happened is read
 back from the ML Metadata store and the serving folder.
 """
 
+import base64
 import csv
+import json
 import os
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
@@ -105,7 +108,7 @@ def test_pushed_model_serves_raw_taxi_rows(workspace, first_run, taxi_rows):
     assert outputs.std() > 0  # not one constant answer
 
 
-def test_predict_scores_each_row_as_the_serving_signature_does(workspace, first_run, taxi_rows):
+def test_predict_scores_each_row_as_tf_serving_would(workspace, first_run, taxi_rows):
     (version,) = _serving_state(workspace)
     header = [c for c in taxi_header() if c != "tips"]  # new data comes without the label
     labelled = taxi_rows[1500:1900]
@@ -131,7 +134,7 @@ def test_predict_scores_each_row_as_the_serving_signature_does(workspace, first_
 
     loaded = tf.saved_model.load(str(workspace / "out" / "serving" / version))
     examples = [_to_example(row).SerializeToString() for row in labelled]
-    positive = loaded.signatures["serving_default"](examples=tf.constant(examples))["outputs"]
+    positive = _as_tf_serving_answers(loaded.signatures["serving_default"], examples)
     names = TAXI.project.label.class_names()
     expected = sorted(
         (*(row[k] for k in keys), names[int(p >= 0.5)], round(max(p, 1 - p), 4))
@@ -143,6 +146,37 @@ def test_predict_scores_each_row_as_the_serving_signature_does(workspace, first_
             for r in table.to_dict("records")
         )
         assert got == expected
+
+
+def _as_tf_serving_answers(signature, examples: list[bytes]) -> tf.Tensor:
+    """The signature's answer to TF Serving's REST and gRPC predict requests, checked equal.
+
+    Each request is built as a client builds it and decoded as TF Serving
+    decodes it: REST's row format with base64 values of the serialized
+    examples, and tensorflow-serving-api's PredictRequest over the wire.
+    """
+    from tensorflow_serving.apis import predict_pb2
+
+    (name,) = signature.structured_input_signature[1]  # the one input, as clients name it
+    body = json.dumps(
+        {
+            "signature_name": "serving_default",
+            "instances": [{"b64": base64.b64encode(e).decode("ascii")} for e in examples],
+        }
+    )
+    rest_examples = [base64.b64decode(i["b64"]) for i in json.loads(body)["instances"]]
+    rest = signature(**{name: tf.constant(rest_examples)})["outputs"]
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = TAXI.project.name
+    request.model_spec.signature_name = "serving_default"
+    request.inputs[name].CopyFrom(tf.make_tensor_proto(examples, dtype=tf.string))
+    received = predict_pb2.PredictRequest.FromString(request.SerializeToString())
+    grpc = signature(**{name: tf.constant(tf.make_ndarray(received.inputs[name]))})["outputs"]
+
+    assert name == "examples" and rest.shape == (len(examples), 1)
+    assert np.array_equal(rest.numpy(), grpc.numpy())
+    return rest
 
 
 def test_predict_refuses_rows_that_break_the_schema(workspace, first_run, taxi_rows):
