@@ -8,7 +8,7 @@ Chicago taxi one first).
 Exact versions of every dependency live in ``requirements.lock``.
 """
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 setup(
     name="kubetfx",
@@ -18,16 +18,10 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10,<3.11",
+    # Every package under the three folders, so a new subpackage cannot be left out.
     packages=[
-        "kubetfx.components",
-        "kubetfx.pipelines",
-        "kubetfx.pipelines.cli",
-        "kubetfx.pipelines.definition",
-        "kubetfx.pipelines.history",
-        "kubetfx.pipelines.kfp",
-        "kubetfx.pipelines.local",
-        "kubetfx.pipelines.project",
-        "kubetfx.projects",
+        f"kubetfx.{name}"
+        for name in find_packages(include=["components*", "pipelines*", "projects*"])
     ],
     package_dir={
         "kubetfx.components": "components",
