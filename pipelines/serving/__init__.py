@@ -1,0 +1,1 @@
+"""Online serving on a cluster: rolling a new model version out, and back."""
