@@ -19,6 +19,8 @@ from tests.conftest import read_taxi_rows, run_kubetfx, taxi_header, write_csv
         ["emulate"],
         ["runs"],
         ["report"],
+        ["rollout"],
+        ["rollout", "start"],
     ],
 )
 def test_every_command_explains_itself(command):
