@@ -94,7 +94,10 @@ class Executor(tfx_csv.Executor):
         except TaskError:
             raise
         except Exception as error:
-            ragged = _first_ragged_row(exec_properties)
+            try:
+                ragged = _first_ragged_row(exec_properties)
+            except Exception:  # noqa: BLE001 - the conversion's own error is the one to show
+                ragged = None
             if ragged is None:
                 raise
             path, (line, fields, columns) = ragged

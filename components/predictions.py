@@ -3,9 +3,9 @@
 One home for how a row becomes the model's input and how the model's output
 becomes columns. The model's ``serving_default`` signature takes serialized
 ``tf.Example``s of the raw features (components/model.py), typed as the
-reviewed schema types them, an empty cell being an empty value list as
-CsvExampleGen writes it; its ``assets.extra/kubetfx_label.json`` names the
-task and the classes.
+reviewed schema types them, each cell read as CsvExampleGen reads it (an
+empty cell is an empty value list, text keeps its spaces); its
+``assets.extra/kubetfx_label.json`` names the task and the classes.
 
 A classifier's row gets the class it predicts and that class's probability;
 a regression's row gets the predicted value.
@@ -72,7 +72,10 @@ def to_example(row: Mapping[str, str], types: Mapping[str, int]) -> tf.train.Exa
     """A raw row's model features as a tf.Example; a value that does not parse names its column."""
     feature = {}
     for name, kind in types.items():
-        text = row.get(name, "").strip()
+        # As CsvExampleGen reads a cell: text as written, numbers without padding.
+        text = row.get(name, "")
+        if kind != schema_pb2.BYTES:
+            text = text.strip()
         try:
             if kind == schema_pb2.INT:
                 values = [int(text)] if text else []

@@ -42,6 +42,7 @@ from kubetfx.components.failpoints import failpoint
 # Set on the pushed_model artifact when the model was already serving.
 SERVING_VERSION_KEY = "serving_version"
 STAGING_PREFIX = ".staging-"
+PUSH_LOCK_FILE = ".kubetfx-push.lock"  # only where the folder itself cannot be locked
 
 
 class Executor(tfx_pusher.Executor):
@@ -95,7 +96,6 @@ def publish(model_path: str, base_dir: str) -> "tuple[str, bool]":
             _copy_durably(model_path, staging_path)
             failpoint("pusher-staged")
             fileio.rename(staging_path, os.path.join(base_dir, version))
-            _fsync_dir(base_dir)
         except BaseException as error:
             _remove(staging_path)
             if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -105,6 +105,7 @@ def publish(model_path: str, base_dir: str) -> "tuple[str, bool]":
                     "free some space, then re-run"
                 ) from error
             raise
+        _fsync_dir(base_dir)  # the rename itself, on disk
         return version, True
 
 
@@ -120,10 +121,17 @@ def _push_lock(base_dir: str) -> Iterator[None]:
         # An object store has no locks: pushes to one are not serialized.
         yield
         return
-    # The folder is the lock, so that nothing but versions ever appears in it.
+    # The folder is the lock, so that nothing but versions appears in it. NFS
+    # cannot lock a folder (its flock is a write lock on an open file): there,
+    # a hidden lock file in the folder is the lock.
     fd = os.open(base_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            fd = os.open(os.path.join(base_dir, PUSH_LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         for name in os.listdir(base_dir):
             if name.startswith(STAGING_PREFIX):
                 logging.info("Removing %s, left by a push that did not finish.", name)

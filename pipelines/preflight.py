@@ -124,12 +124,17 @@ def check_writable_dir(path: str, flag: str = "--output-dir") -> None:
         ) from None
 
 
-def check_free_space(data_root: str, output_dir: str) -> None:
-    """Refuses a run whose CSV files are larger than the free space in its output folder.
+def check_free_space(data_root: str, output_dir: str, metadata_path: str) -> None:
+    """Refuses a first run whose CSV files are larger than the free space in its output folder.
 
     A run writes its examples twice (as read, then transformed), compressed:
     about the input's size in all, so less free space than that fails midway.
+    A folder with earlier runs is not checked: a re-run takes what they made
+    from the cache and may need next to no space (after a push that found
+    the disk full, say).
     """
+    if os.path.exists(metadata_path):
+        return
     size = sum(os.path.getsize(path) for path in csv_files(data_root))
     free = shutil.disk_usage(output_dir).free
     if size > free:

@@ -1,6 +1,7 @@
 """``kubetfx predict``: a folder of CSV files scored by a pushed model."""
 
 import datetime
+import logging
 import os
 
 import click
@@ -80,17 +81,21 @@ def predict(
         with output_to_log(log_path, verbose, click.get_text_stream("stdout")) as terminal:
             from kubetfx.pipelines.predict import batch  # TensorFlow's import chatter: logged
 
-            done = batch.predict(
-                loaded,
-                data_root,
-                output,
-                settings.serving_dir,
-                version=version,
-                keys=[k.strip() for k in keys.split(",")] if keys else None,
-                overwrite=overwrite,
-                beam_args=args,
-                out=terminal,
-            )
+            try:
+                done = batch.predict(
+                    loaded,
+                    data_root,
+                    output,
+                    settings.serving_dir,
+                    version=version,
+                    keys=[k.strip() for k in keys.split(",")] if keys else None,
+                    overwrite=overwrite,
+                    beam_args=args,
+                    out=terminal,
+                )
+            except Exception:
+                logging.exception("kubetfx predict failed.")
+                raise
     except (UserError, PipelineFailed) as e:
         fail(e)
     except Exception as e:  # noqa: BLE001 - one line, the traceback in the log

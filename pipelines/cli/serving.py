@@ -51,11 +51,10 @@ def _change(next_state, dry_run: bool, from_file: str | None, manifests: str) ->
     try:
         current = lib.from_manifest(from_file) if from_file else lib.from_cluster()
         state = next_state(current)
-        rendered = lib.render(state, manifests)
         if dry_run:
-            click.echo(rendered, nl=False)
+            click.echo(lib.render(state, manifests), nl=False)
             return
-        lib.apply(rendered)
+        lib.apply(current, state, manifests)
     except UserError as e:
         fail(e)
     click.echo(f"kubetfx: {state.describe()}")

@@ -53,7 +53,7 @@ def check_inputs(loaded: ProjectFile, settings: RunSettings) -> None:
     header = preflight.check_data(loaded.project.data)
     check_columns(loaded, header, loaded.project.data)
     preflight.check_writable_dir(settings.output_dir)
-    preflight.check_free_space(loaded.project.data, settings.output_dir)
+    preflight.check_free_space(loaded.project.data, settings.output_dir, settings.metadata_path)
     preflight.check_metadata_layout(settings.metadata_path, "tfx")
     preflight.check_project_store(settings.metadata_path, loaded.project.name)
     preflight.check_writable_dir(settings.log_dir)

@@ -80,9 +80,14 @@ def choose_model(serving_dir: str, version: str | None) -> tuple[str, str]:
     return version, folder
 
 
-def check_output(output: str, overwrite: bool) -> str:
+def check_output(output: str, overwrite: bool, data_root: str) -> str:
     """The output's format; refuses an unknown extension or a file it must not replace."""
     extension = os.path.splitext(output)[1].lower()
+    if os.path.dirname(os.path.abspath(output)) == os.path.abspath(data_root):
+        raise UserError(
+            f"--output {output} is in the --data folder, whose files would be read as data; "
+            "write it elsewhere"
+        )
     if extension not in FORMATS:
         raise UserError(f"--output {output} must end in .csv or .parquet")
     if os.path.isdir(output):
@@ -172,7 +177,7 @@ def predict(
 
     version, model_dir = choose_model(serving_dir, version)
     label = model_label(model_dir)
-    output_format = check_output(output, overwrite)
+    output_format = check_output(output, overwrite, data_root)
     header = preflight.check_data(data_root)
     features = [f for f in loaded.project.features if f != label.column]
     missing = [f for f in features if f not in header]
@@ -204,7 +209,7 @@ def predict(
     finally:
         if os.path.exists(staging):
             os.remove(staging)
-    return Prediction(rows, version, output, time.monotonic() - started)
+    return Prediction(progress.final, version, output, time.monotonic() - started)
 
 
 @dataclasses.dataclass
@@ -295,8 +300,8 @@ class _ToKeyedExample(beam.DoFn):
 
     def process(self, record: str):
         cells = next(csv.reader(io.StringIO(record)), [])
-        if not any(cell.strip() for cell in cells):
-            return  # a blank line
+        if not cells:
+            return  # an empty line, which CsvExampleGen skips too; ",,," is a row
         if len(cells) != len(self._header):
             raise TaskError(
                 f"a row has {len(cells)} fields but the header has {len(self._header)} columns: "
@@ -358,6 +363,7 @@ class _Progress:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+        self.final = self.scored()  # the rows written
         shutil.rmtree(self.folder, ignore_errors=True)
         if self._live:
             self._out.write("\r\x1b[K")

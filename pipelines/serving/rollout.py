@@ -9,7 +9,8 @@ is deployed, or from a rendered manifest given with ``--from``.
 Each command computes the next state (``start``, ``set_percent``,
 ``promote``, ``rollback``), renders ``kubernetes/serving/`` with it as a
 kustomize overlay (each track's model config pinned to its version, the
-route's weights) and applies the result with kubectl, or prints it.
+route's weights) and applies the result with kubectl, or prints it. A new
+version is rolled out, and ready, before any weight moves to it.
 """
 
 import dataclasses
@@ -107,18 +108,20 @@ def _canary(current: Rollout | None, action: str) -> Rollout:
 
 def from_route(route: dict) -> Rollout:
     """The state recorded on the HTTPRoute: its version annotations and backend weights."""
-    annotations = route.get("metadata", {}).get("annotations", {})
-    weights = {
-        ref["name"]: int(ref.get("weight", 1))
-        for rule in route.get("spec", {}).get("rules", [])
-        for ref in rule.get("backendRefs", [])
-    }
     try:
+        annotations = (route.get("metadata") or {}).get("annotations") or {}
+        weights = {
+            ref["name"]: int(ref.get("weight", 1))
+            for rule in (route.get("spec") or {}).get("rules") or []
+            for ref in rule.get("backendRefs") or []
+        }
         stable, canary = annotations[STABLE_ANNOTATION], annotations[CANARY_ANNOTATION]
         canary_weight = weights[f"{ROUTE}-canary"]
         total = canary_weight + weights[f"{ROUTE}-stable"]
-    except KeyError as missing:
-        raise UserError(f"the HTTPRoute {ROUTE} was not written by kubetfx: no {missing}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise UserError(
+            f"the HTTPRoute {ROUTE} was not written by kubetfx ({type(error).__name__}: {error})"
+        ) from None
     percent = round(100 * canary_weight / total) if total else 0
     return Rollout(stable, canary, percent)
 
@@ -130,7 +133,11 @@ def from_manifest(path: str) -> Rollout:
             documents = [d for d in yaml.safe_load_all(f) if d]
     except (OSError, yaml.YAMLError) as error:
         raise UserError(f"cannot read --from {path} ({error})") from None
-    routes = [d for d in documents if d.get("kind") == "HTTPRoute" and _named(d, ROUTE)]
+    routes = [
+        d
+        for d in documents
+        if isinstance(d, dict) and d.get("kind") == "HTTPRoute" and _named(d, ROUTE)
+    ]
     if not routes:
         raise UserError(f"--from {path} has no HTTPRoute {ROUTE}")
     return from_route(routes[0])
@@ -157,7 +164,7 @@ def readiness(namespace: str = NAMESPACE) -> dict[str, str]:
 
 
 def _named(document: dict, name: str) -> bool:
-    return document.get("metadata", {}).get("name") == name
+    return isinstance(document.get("metadata"), dict) and document["metadata"].get("name") == name
 
 
 # -- rendering and applying --------------------------------------------------------------
@@ -224,17 +231,55 @@ def render(rollout: Rollout, manifests: str) -> str:
         return _kubectl("kustomize", folder).stdout
 
 
-def apply(rendered: str) -> str:
-    return _kubectl("apply", "-f", "-", stdin=rendered).stdout
+def apply(
+    current: Rollout | None,
+    state: Rollout,
+    manifests: str,
+    namespace: str = NAMESPACE,
+    timeout: str = "600s",
+) -> None:
+    """Moves the cluster from ``current`` to ``state``: versions first, then weights.
+
+    A track that changes version is rolled out at the weights it has now, and
+    the weights change only once both tracks are ready, so no request reaches
+    a version that is still loading, or one that never loads.
+    """
+    if current is not None and (current.stable, current.canary) != (state.stable, state.canary):
+        _kubectl(
+            "apply",
+            "-f",
+            "-",
+            stdin=render(dataclasses.replace(state, percent=current.percent), manifests),
+        )
+        for track in TRACKS:
+            deployment = f"deployment/{ROUTE}-{track}"
+            ready = _kubectl(
+                "rollout",
+                "status",
+                deployment,
+                "-n",
+                namespace,
+                f"--timeout={timeout}",
+                check=False,
+            )
+            if ready.returncode != 0:
+                raise UserError(
+                    f"the {track} track did not become ready within {timeout} "
+                    f"({_first_line(ready.stderr)}); the weights are unchanged: see `kubectl -n "
+                    f"{namespace} describe {deployment}`, or `kubetfx rollout rollback`"
+                )
+    _kubectl("apply", "-f", "-", stdin=render(state, manifests))
 
 
 def _kubectl(*args: str, stdin: str | None = None, check: bool = True):
     try:
         result = subprocess.run(
-            ["kubectl", *args], input=stdin, capture_output=True, text=True, timeout=300
+            ["kubectl", *args], input=stdin, capture_output=True, text=True, timeout=900
         )
     except FileNotFoundError:
         raise UserError("kubectl is not installed; rollout renders and applies with it") from None
+    except subprocess.TimeoutExpired:
+        raise UserError(f"kubectl {args[0]} did not answer within 15 minutes") from None
     if check and result.returncode != 0:
         raise UserError(f"kubectl {args[0]} failed: {_first_line(result.stderr)}")
     return result

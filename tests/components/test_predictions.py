@@ -30,12 +30,12 @@ def test_a_regression_gives_the_value():
 
 def test_a_row_becomes_an_example_typed_by_the_schema_with_empty_cells_empty():
     types = {"n": schema_pb2.INT, "x": schema_pb2.FLOAT, "s": schema_pb2.BYTES}
-    example = predictions.to_example({"n": "3", "x": "", "s": "Oslo", "extra": "?"}, types)
+    example = predictions.to_example({"n": " 3", "x": "", "s": " Oslo", "extra": "?"}, types)
     feature = example.features.feature
     assert set(feature) == {"n", "x", "s"}
     assert list(feature["n"].int64_list.value) == [3]
     assert list(feature["x"].float_list.value) == []
-    assert list(feature["s"].bytes_list.value) == [b"Oslo"]
+    assert list(feature["s"].bytes_list.value) == [b" Oslo"]  # as CsvExampleGen reads it
 
 
 def test_a_value_of_the_wrong_type_names_its_column():

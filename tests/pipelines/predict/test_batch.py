@@ -38,15 +38,22 @@ def test_the_newest_complete_version_is_chosen_unless_one_is_named(tmp_path):
 
 
 def test_the_output_is_csv_or_parquet_and_never_replaced_unasked(tmp_path):
-    assert batch.check_output(str(tmp_path / "p.csv"), overwrite=False) == "csv"
-    assert batch.check_output(str(tmp_path / "p.PARQUET"), overwrite=False) == "parquet"
+    data = str(tmp_path / "data")
+
+    def check(name, overwrite=False):
+        return batch.check_output(str(tmp_path / name), overwrite, data)
+
+    assert check("p.csv") == "csv"
+    assert check("p.PARQUET") == "parquet"
     with pytest.raises(UserError, match="must end in .csv or .parquet"):
-        batch.check_output(str(tmp_path / "p.json"), overwrite=False)
+        check("p.json")
     (tmp_path / "p.csv").write_text("kept")
     with pytest.raises(UserError, match="exists; pass --overwrite"):
-        batch.check_output(str(tmp_path / "p.csv"), overwrite=False)
-    assert batch.check_output(str(tmp_path / "p.csv"), overwrite=True) == "csv"
+        check("p.csv")
+    assert check("p.csv", overwrite=True) == "csv"
     assert (tmp_path / "p.csv").read_text() == "kept"
+    with pytest.raises(UserError, match="is in the --data folder"):
+        check("data/p.csv", overwrite=True)
 
 
 def test_keys_are_columns_of_the_data_and_leave_room_for_the_predictions():
@@ -98,6 +105,9 @@ def test_progress_adds_up_the_counts_of_every_worker(tmp_path):
             (Path(progress.folder) / worker).write_text(str(count))
         (Path(progress.folder) / "103-c.tmp").write_text("999")  # being written: not counted
         assert progress.scored() == 750
-        time.sleep(1.5)
+        deadline = time.monotonic() + 30
+        while "scored 750" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.2)
     assert "  scored 750 of 1,000 rows (75%)\n" in out.getvalue()
+    assert progress.final == 750
     assert not os.path.exists(progress.folder)

@@ -131,3 +131,15 @@ def test_a_refused_change_is_one_line_and_exit_2(tmp_path):
     assert result.output.strip() == (
         "kubetfx: error: there is no canary to promote: start one with `kubetfx rollout start`"
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["city,fare\nOslo,1\n", "kind: HTTPRoute\nmetadata:\n  name: kubetfx-serving\n"]
+)
+def test_a_manifest_that_is_not_a_rollout_is_one_line(tmp_path, text):
+    path = tmp_path / "other.yaml"
+    path.write_text(text)
+    result = CliRunner().invoke(cli, ["rollout", "status", "--from", str(path)])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("kubetfx: error: ")
