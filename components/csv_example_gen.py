@@ -43,6 +43,19 @@ def column_names(path: str) -> list[str]:
     return [name.strip() for name in header]
 
 
+def describe_ragged_row(paths: list[str]) -> str | None:
+    """What is wrong with the first row, in ``paths``, whose fields do not match its header."""
+    for path in paths:
+        found = first_ragged_row(path)
+        if found:
+            line, fields, columns = found
+            return (
+                f"{path} line {line} has {fields} fields but the header has {columns} columns; "
+                "fix or remove that row (a value with a comma needs double quotes)"
+            )
+    return None
+
+
 def first_ragged_row(path: str) -> "tuple[int, int, int] | None":
     """``(line, fields, columns)`` of the first row whose field count differs from the header's."""
     with fileio.open(path, "rb") as f:
@@ -95,27 +108,23 @@ class Executor(tfx_csv.Executor):
             raise
         except Exception as error:
             try:
-                ragged = _first_ragged_row(exec_properties)
+                ragged = describe_ragged_row(_input_files(exec_properties))
             except Exception:  # noqa: BLE001 - the conversion's own error is the one to show
                 ragged = None
             if ragged is None:
                 raise
-            path, (line, fields, columns) = ragged
-            raise TaskError(
-                f"{path} line {line} has {fields} fields but the header has {columns} columns; "
-                "fix or remove that row (a value with a comma needs double quotes), then re-run"
-            ) from error
+            raise TaskError(f"{ragged}, then re-run") from error
 
 
-def _first_ragged_row(exec_properties: dict[str, Any]) -> "tuple[str, tuple] | None":
+def _input_files(exec_properties: dict[str, Any]) -> list[str]:
+    """The CSV files of every input split, in order."""
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(
         exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
     )
     base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    for split in input_config.splits:
-        for path in sorted(fileio.glob(os.path.join(base, split.pattern))):
-            found = first_ragged_row(path)
-            if found:
-                return path, found
-    return None
+    return [
+        path
+        for split in input_config.splits
+        for path in sorted(fileio.glob(os.path.join(base, split.pattern)))
+    ]

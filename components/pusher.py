@@ -121,17 +121,8 @@ def _push_lock(base_dir: str) -> Iterator[None]:
         # An object store has no locks: pushes to one are not serialized.
         yield
         return
-    # The folder is the lock, so that nothing but versions appears in it. NFS
-    # cannot lock a folder (its flock is a write lock on an open file): there,
-    # a hidden lock file in the folder is the lock.
-    fd = os.open(base_dir, os.O_RDONLY | os.O_DIRECTORY)
+    fd = _locked(base_dir)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            os.close(fd)
-            fd = os.open(os.path.join(base_dir, PUSH_LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
         for name in os.listdir(base_dir):
             if name.startswith(STAGING_PREFIX):
                 logging.info("Removing %s, left by a push that did not finish.", name)
@@ -139,6 +130,30 @@ def _push_lock(base_dir: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def _locked(base_dir: str) -> int:
+    """A descriptor holding the exclusive lock of ``base_dir``, waiting for it if need be.
+
+    The folder is the lock, so that nothing but versions appears in it. NFS
+    cannot lock a folder (its flock is a write lock on an open file): there, a
+    hidden lock file in the folder is the lock.
+    """
+    for path, flags in (
+        (base_dir, os.O_RDONLY | os.O_DIRECTORY),
+        (os.path.join(base_dir, PUSH_LOCK_FILE), os.O_RDWR | os.O_CREAT),
+    ):
+        fd = os.open(path, flags, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException as error:
+            os.close(fd)
+            if not isinstance(error, OSError):
+                raise
+            failure = error
+            continue
+        return fd
+    raise failure
 
 
 def _copy_durably(source: str, destination: str) -> None:

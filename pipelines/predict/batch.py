@@ -125,7 +125,7 @@ def validate(schema, data_root: str, features: list[str], beam_args: tuple[str, 
     import tensorflow_data_validation as tfdv
     from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-    from kubetfx.components.csv_example_gen import first_ragged_row
+    from kubetfx.components.csv_example_gen import describe_ragged_row
     from kubetfx.components.data_gate import describe_anomalies
 
     schema = schema_pb2.Schema.FromString(schema.SerializeToString())
@@ -135,14 +135,9 @@ def validate(schema, data_root: str, features: list[str], beam_args: tuple[str, 
     try:
         statistics = preflight.csv_statistics(data_root, beam_args)
     except Exception:
-        for path in preflight.csv_files(data_root):
-            ragged = first_ragged_row(path)
-            if ragged:
-                line, fields, columns = ragged
-                raise UserError(
-                    f"{path} line {line} has {fields} fields but the header has {columns} "
-                    "columns; fix or remove that row (a value with a comma needs double quotes)"
-                ) from None
+        ragged = describe_ragged_row(preflight.csv_files(data_root))
+        if ragged:
+            raise UserError(ragged) from None
         raise
     dataset = statistics.datasets[0]
     kept_statistics = [f for f in dataset.features if f.path.step and f.path.step[0] in features]
@@ -173,8 +168,6 @@ def predict(
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
 
-    from kubetfx.components.csv_example_gen import column_names
-
     version, model_dir = choose_model(serving_dir, version)
     label = model_label(model_dir)
     output_format = check_output(output, overwrite, data_root)
@@ -187,10 +180,7 @@ def predict(
             "its columns are: " + ", ".join(header)
         )
     keys = check_keys(header, keys, label)
-    files = preflight.csv_files(data_root)
-    for path in files:
-        if column_names(path) != header:
-            raise UserError(f"{path} has another header than {files[0]}")
+    files = preflight.csv_files(data_root)  # one header, as check_data found
 
     schema = text_format.Parse(loaded.schema_text, schema_pb2.Schema())
     out.write(f"kubetfx: validating the rows in {data_root}\n")
