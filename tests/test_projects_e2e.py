@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -155,7 +156,8 @@ def test_the_pushed_model_answers_raw_rows(project):
 def test_the_report_draws_the_roc_curve_and_the_confusion_matrix(projects, tmp_path):
     """One report is enough: the binary project's has both pictures."""
     _, root, _, run = projects("breast_cancer")
-    run_id = next(w for w in run.stdout.split() if w.startswith("20"))
+    # "kubetfx: run <id> finished in ..."; a progress line's seconds can start with "20" too.
+    run_id = re.search(r"^kubetfx: run (\S+) finished", run.stdout, re.M).group(1)
     page = tmp_path / "report.html"
     config = str(root / "project" / "kubetfx.yaml")
     result = run_kubetfx("report", run_id, "--config", config, "--output", str(page))
