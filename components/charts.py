@@ -128,6 +128,38 @@ def top_values(values: Iterable, total: float, label: str, limit: int = 5) -> st
     return _to_svg(figure, label)
 
 
+def distribution(
+    buckets: Sequence[str],
+    shares: Sequence[float],
+    reference: Sequence[float] | None,
+    label: str,
+) -> str:
+    """Bars of each bucket's share of rows; a thin grey bar under each for the reference."""
+    from matplotlib.figure import Figure
+
+    if not buckets:
+        return ""
+    height = 0.28 * len(buckets) + 0.1
+    with _style():
+        figure = Figure(figsize=(5.0, height))
+        axes = figure.add_axes((0.01, 0.02, 0.55, 0.96))
+        positions = list(range(len(buckets)))
+        axes.barh(positions, shares, height=0.45 if reference else 0.7, color=_BLUE)
+        if reference:
+            lower = [y + 0.3 for y in positions]
+            axes.barh(lower, reference, height=0.2, color=_GREY)
+        top = max([*shares, *(reference or [])], default=0.0) or 1.0
+        axes.set_xlim(0, top)
+        axes.set_ylim(len(buckets) - 0.4, -0.5)
+        axes.set_axis_off()
+        for y, name, share in zip(positions, buckets, shares, strict=True):
+            text = f"{name[:32]}: {share:.1%}"
+            if reference:
+                text += f" (eval {reference[y]:.1%})"
+            axes.text(top * 1.03, y, text, va="center", clip_on=False, parse_math=False)
+    return _to_svg(figure, label)
+
+
 def pipeline_graph(
     nodes: Sequence[tuple[str, str, float]], edges: Iterable[tuple[str, str]]
 ) -> str:

@@ -9,9 +9,14 @@ parsed as CSV after the mark is dropped; the rows are read by TFX's own code
 A row with more or fewer fields than the header fails TFX's conversion with
 the row's cells and no place. When the conversion fails, this executor looks
 for the first such row itself, only then, and fails with its file and line.
+
+The Examples artifact records the columns in the files' order
+(``COLUMNS_PROPERTY``, a JSON list), which tf.Examples do not keep: the
+predict pipeline writes its table in that order.
 """
 
 import csv
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -27,6 +32,7 @@ from tfx_bsl.coders import csv_decoder
 from kubetfx.components.errors import TaskError
 
 BOM = "\ufeff"
+COLUMNS_PROPERTY = "csv_columns"
 
 
 def _lines(f) -> Iterator[str]:
@@ -114,6 +120,12 @@ class Executor(tfx_csv.Executor):
             if ragged is None:
                 raise
             raise TaskError(f"{ragged}, then re-run") from error
+        files = _input_files(exec_properties)
+        if files:
+            for examples in output_dict[standard_component_specs.EXAMPLES_KEY]:
+                examples.set_string_custom_property(
+                    COLUMNS_PROPERTY, json.dumps(column_names(files[0]))
+                )
 
 
 def _input_files(exec_properties: dict[str, Any]) -> list[str]:

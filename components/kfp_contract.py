@@ -60,6 +60,14 @@ VISUALIZATION_TYPES = (
 )
 
 
+# kubetfx's own artifact types, by the title TFX compiles them under (their
+# TYPE_NAME), and the class that the entrypoint restores an artifact of that
+# title to. TFX would import the title itself as a class path.
+ARTIFACT_CLASSES = {
+    "kubetfx.Predictions": "kubetfx.components.batch_predictions.PredictionsArtifact",
+}
+
+
 def schema_title(title: str, instance_schema: str) -> str:
     """An artifact type's name: its schema title, else the ``title:`` of its instance schema.
 

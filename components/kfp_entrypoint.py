@@ -24,6 +24,8 @@ kubeflow_v2_run_executor.py``) does, adapted to the open-source backend
 - Outputs of type system.HTML, system.Markdown and system.Metrics are rendered
   from the TFX outputs for the KFP dashboard; other ``system.*`` outputs (the
   launcher's ``executor-logs``) are left to the launcher.
+- Artifacts of kubetfx's own types are restored to their classes
+  (``ARTIFACT_CLASSES``): TFX would import the type's title as a class path.
 - Parameters named ``override__<property>__<field>`` set a field inside a
   proto-valued exec property; ``package://`` values resolve to files that ship
   in the image.
@@ -40,6 +42,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kubetfx.components.kfp_contract import (
+    ARTIFACT_CLASSES,
     CODE_DIGEST_ARG,
     DATA_FINGERPRINT_INPUT,
     DATA_INPUT,
@@ -151,6 +154,10 @@ def run_task(
             staged.CopyFrom(artifact_list)
             staged.artifacts[0].uri = local_path_for_uri(staged.artifacts[0].uri)
 
+    # TFX looks a custom type's class up by its title; kubetfx's titles are not class paths.
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+
+    compiler_utils.TITLE_TO_CLASS_PATH.update(ARTIFACT_CLASSES)
     name_from_id: dict[int, str] = {}
     inputs = utils.parse_raw_artifact_dict(executor_input.inputs.artifacts, name_from_id)
     outputs = utils.parse_raw_artifact_dict(tfx_outputs.artifacts, name_from_id)

@@ -13,18 +13,21 @@ The SavedModel has two signatures:
 - ``transform_features``: raw examples in, transformed features (label
   included) out; what the Evaluator uses to compute the label.
 It also carries ``assets.extra/kubetfx_label.json``: the task and the class
-names, for whoever reads the model's outputs.
+names, for whoever reads the model's outputs, and the distribution of its
+predictions on the eval split (components/predictions.py).
 """
 
 import json
 import os
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.tfxio import dataset_options
 
+from kubetfx.components import predictions
 from kubetfx.components.preprocessing import vocabulary_name
 from kubetfx.components.project import (
     ModelSettings,
@@ -33,7 +36,6 @@ from kubetfx.components.project import (
     transformed_name,
 )
 
-LABEL_INFO_FILE = os.path.join("assets.extra", "kubetfx_label.json")
 DEFAULT_BATCH_SIZE = 64
 # Batches read to find a regression label's mean and spread.
 LABEL_SCALE_BATCHES = 100
@@ -54,8 +56,9 @@ def input_fn(
     tf_transform_output: tft.TFTransformOutput,
     batch_size: int,
     label_column: str,
+    repeat: bool = True,
 ) -> tf.data.Dataset:
-    """An endless dataset of (transformed features, label, weight) batches.
+    """(transformed features, label, weight) batches: endless, or one pass without ``repeat``.
 
     Rows without a label to learn from weigh 0, so they change neither the
     loss nor the metrics.
@@ -67,17 +70,16 @@ def input_fn(
         weight = features.pop(weight_key)
         return features, tf.where(weight > 0, label, tf.zeros_like(label)), weight
 
-    return (
-        data_accessor.tf_dataset_factory(
-            file_pattern,
-            dataset_options.TensorFlowDatasetOptions(
-                batch_size=batch_size, label_key=transformed_name(label_column)
-            ),
-            tf_transform_output.transformed_metadata.schema,
-        )
-        .map(split_weight)
-        .repeat()
-    )
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        dataset_options.TensorFlowDatasetOptions(
+            batch_size=batch_size,
+            label_key=transformed_name(label_column),
+            num_epochs=None if repeat else 1,
+        ),
+        tf_transform_output.transformed_metadata.schema,
+    ).map(split_weight)
+    return dataset.repeat() if repeat else dataset
 
 
 def category_sizes(
@@ -218,15 +220,6 @@ def label_info(preparation: Preparation) -> dict[str, Any]:
     return {"task": label.task, "label": label.column, "class_names": label.class_names()}
 
 
-def read_label_info(serving_model_dir: str) -> dict[str, Any] | None:
-    """The label info a model carries, or None for a model from elsewhere."""
-    path = os.path.join(serving_model_dir, LABEL_INFO_FILE)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as f:
-        return json.load(f)
-
-
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the model and writes a SavedModel to ``fn_args.serving_model_dir``.
 
@@ -264,7 +257,37 @@ def run_fn(fn_args: FnArgs) -> None:
         "transform_features": _transform_features_signature(model, tf_transform_output),
     }
     tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
-    path = os.path.join(fn_args.serving_model_dir, LABEL_INFO_FILE)
+    info = label_info(preparation)
+    path = os.path.join(fn_args.serving_model_dir, predictions.LABEL_INFO_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as f:
-        json.dump(label_info(preparation), f)
+        json.dump(info, f)
+    label = predictions.Label(info["task"], info["label"], tuple(info["class_names"]))
+    # One pass over the eval split, at most eval_steps batches.
+    eval_once = input_fn(
+        fn_args.eval_files,
+        fn_args.data_accessor,
+        tf_transform_output,
+        batch_size,
+        label_column,
+        repeat=False,
+    )
+    eval_predictions = predict_batches(model, eval_once, fn_args.eval_steps)
+    predictions.write_reference(
+        fn_args.serving_model_dir,
+        predictions.reference_distribution(
+            label, [label.describe(outputs)[0] for outputs in eval_predictions]
+        ),
+    )
+
+
+def predict_batches(model, dataset: tf.data.Dataset, steps: int) -> np.ndarray:
+    """The model's outputs, one row per example, for the first ``steps`` batches.
+
+    Rows of weight 0 (no label to learn from) are left out, as in training.
+    """
+    outputs = []
+    for features, _, weight in dataset.take(steps):
+        scored = model(features, training=False).numpy()
+        outputs.append(scored.reshape(len(scored), -1)[np.reshape(weight.numpy(), [-1]) > 0])
+    return np.concatenate(outputs) if outputs else np.zeros([0, 1])

@@ -24,6 +24,15 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 NODE_ID = "ImportSchemaGen"
 
 
+def features_only(schema: schema_pb2.Schema, features: list[str]) -> schema_pb2.Schema:
+    """A copy of ``schema`` with only ``features`` (e.g. a model's inputs, label left out)."""
+    kept = schema_pb2.Schema()
+    kept.CopyFrom(schema)
+    del kept.feature[:]
+    kept.feature.extend(f for f in schema.feature if f.name in features)
+    return kept
+
+
 class ReviewedSchemaExecutor(base_executor.BaseExecutor):
     """Writes ``schema_text`` as ``schema.pbtxt`` into the Schema artifact."""
 

@@ -31,6 +31,13 @@ def render(
         return statistics_html(outputs["statistics"][0])
     if "anomalies" in outputs:
         return anomalies_markdown(outputs["anomalies"][0])
+    if "predictions" in outputs:
+        from kubetfx.components.batch_predictions import read_distribution
+
+        drift = read_distribution(outputs["predictions"][0].uri)
+        if schema_title == "system.Metrics":
+            return prediction_metrics(drift)
+        return page("Predictions", predictions_sections(drift))
     if "evaluation" in outputs:
         evaluation = outputs["evaluation"][0]
         blessing = outputs["blessing"][0]
@@ -47,7 +54,7 @@ def model_class_names(model_uri: str) -> list[str]:
     """The class names a trained Model artifact carries, in the order of its outputs."""
     from tfx.utils import path_utils
 
-    from kubetfx.components.model import read_label_info
+    from kubetfx.components.predictions import read_label_info
 
     info = read_label_info(path_utils.serving_model_dir(model_uri))
     return list(info.get("class_names", [])) if info else []
@@ -187,6 +194,43 @@ def anomalies_markdown(anomalies: types.Artifact) -> str:
         else ("**The data matches the schema.**")
     )
     return "\n".join([lines[0], "", verdict, *lines[1:]])
+
+
+# Predictions ------------------------------------------------------------------
+
+
+def prediction_metrics(drift) -> dict[str, float]:
+    """The dashboard's numbers of a predict run: rows scored and the drift index."""
+    metrics = {"rows_scored": float(drift.current.rows)}
+    if drift.index is not None:
+        metrics["prediction_drift_psi"] = round(drift.index, 6)
+    return metrics
+
+
+def predictions_sections(drift) -> str:
+    """The rows scored, the prediction distribution against the eval split's, and the verdict."""
+    current, reference = drift.current, drift.reference
+    verdict_class = "warn" if drift.drifted else ""
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{count:,}</td><td>{share:.1%}</td>"
+        f"<td>{'' if reference is None else f'{reference.shares[i]:.1%}'}</td></tr>"
+        for i, (name, count, share) in enumerate(
+            zip(current.buckets, current.counts, current.shares, strict=True)
+        )
+    )
+    chart = charts.distribution(
+        current.buckets,
+        current.shares,
+        reference.shares if reference is not None else None,
+        "Share of rows per prediction; grey: the eval split's",
+    )
+    return (
+        f"<p><b>{current.rows:,}</b> rows scored.</p>"
+        f'<p class="{verdict_class}">{html.escape(drift.summary())}</p>'
+        f"{chart}"
+        "<table><tr><th>prediction</th><th>rows</th><th>share</th><th>eval split</th></tr>"
+        f"{rows}</table>"
+    )
 
 
 # Evaluation -------------------------------------------------------------------

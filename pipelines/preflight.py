@@ -97,10 +97,14 @@ def csv_statistics(data_root: str, beam_args: "tuple[str, ...]" = ()):
 
 
 def check_project_store(metadata_path: str, pipeline_name: str) -> None:
-    """Refuses an output folder that holds another project's runs (and its pushed models)."""
+    """Refuses an output folder that holds another project's runs (and its pushed models).
+
+    A project's train and predict pipelines share its folder.
+    """
+    from kubetfx.pipelines.definition.settings import project_pipelines
     from kubetfx.pipelines.history.metadata import recorded_pipelines
 
-    others = sorted(set(recorded_pipelines(metadata_path)) - {pipeline_name})
+    others = sorted(set(recorded_pipelines(metadata_path)) - project_pipelines(pipeline_name))
     if others:
         raise UserError(
             f"{metadata_path} holds the runs of project {', '.join(others)}, not "

@@ -107,3 +107,23 @@ def compiled_package(tmp_path_factory) -> Path:
     result = run_kubetfx("compile", "--output", str(path), "--beam-args", "--direct_num_workers=1")
     assert result.returncode == 0, result.stdout + result.stderr
     return path
+
+
+@pytest.fixture(scope="session")
+def predict_package(tmp_path_factory) -> Path:
+    """The taxi project's predict pipeline, reading its data from the object store."""
+    path = tmp_path_factory.mktemp("compiled") / "predict.yaml"
+    result = run_kubetfx(
+        "compile",
+        "--pipeline",
+        "predict",
+        "--output",
+        str(path),
+        "--data",
+        TAXI_DATA_URI,
+        "--beam-args",
+        "--direct_num_workers=1",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "kubetfx-taxi-predict, 10 tasks" in result.stdout
+    return path

@@ -18,7 +18,7 @@ from kubetfx.pipelines.kfp.emulator.object_store import object_path
 from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests import browser, dashboard
 from tests.browser import assert_report_rendered
-from tests.conftest import TAXI_DATA_URI, run_kubetfx, taxi_header, write_csv
+from tests.conftest import TAXI, TAXI_DATA_URI, run_kubetfx, taxi_header, write_csv
 
 pytestmark = pytest.mark.e2e
 
@@ -51,9 +51,9 @@ def _serving(workspace):
     return sorted(os.listdir(folder)) if folder.exists() else []
 
 
-def _view(workspace, run, task, output):
+def _view(workspace, run_id, task, output):
     store = EmulatorStore(str(workspace / "out" / "metadata.db"))
-    (artifact,) = store.task_outputs(run.run_id, task)[output]
+    (artifact,) = store.task_outputs(run_id, task)[output]
     return artifact, Path(object_path(str(workspace / "out" / "object_store"), artifact["uri"]))
 
 
@@ -79,7 +79,7 @@ def test_the_train_steps_given_at_emulate_reach_the_trainer(workspace, first_run
 
 def test_statistics_view_is_a_self_contained_page(workspace, first_run):
     run, _ = first_run
-    _, path = _view(workspace, run, "StatisticsGen", "statistics_view")
+    _, path = _view(workspace, run.run_id, "StatisticsGen", "statistics_view")
     page = path.read_text()
     assert page.startswith("<!doctype html>")
     assert "Split train" in page and "Split eval" in page
@@ -89,9 +89,9 @@ def test_statistics_view_is_a_self_contained_page(workspace, first_run):
 
 def test_anomalies_and_evaluation_views(workspace, first_run):
     run, _ = first_run
-    _, anomalies = _view(workspace, run, "ExampleValidator", "anomalies_view")
+    _, anomalies = _view(workspace, run.run_id, "ExampleValidator", "anomalies_view")
     assert "The data matches the schema." in anomalies.read_text()
-    _, evaluation = _view(workspace, run, "Evaluator", "evaluation_view")
+    _, evaluation = _view(workspace, run.run_id, "Evaluator", "evaluation_view")
     text = evaluation.read_text()
     assert "Blessed: the model will be pushed." in text
     assert "| overall |" in text and "trip\\_start\\_hour=" in text  # Markdown-escaped
@@ -99,7 +99,7 @@ def test_anomalies_and_evaluation_views(workspace, first_run):
 
 def test_metrics_are_numbers_in_the_artifact_metadata(workspace, first_run):
     run, _ = first_run
-    artifact, _ = _view(workspace, run, "Evaluator", "metrics")
+    artifact, _ = _view(workspace, run.run_id, "Evaluator", "metrics")
     metadata = artifact["metadata"]
     assert 0.5 < metadata["binary_accuracy"] <= 1.0
     assert metadata["example_count"] > 100
@@ -108,7 +108,7 @@ def test_metrics_are_numbers_in_the_artifact_metadata(workspace, first_run):
 
 def test_the_dashboard_gets_the_roc_curve_and_confusion_matrix(workspace, first_run):
     run, _ = first_run
-    artifact, _ = _view(workspace, run, "Evaluator", "classification_metrics")
+    artifact, _ = _view(workspace, run.run_id, "Evaluator", "classification_metrics")
     curve, matrix = dashboard.classification_pictures(artifact["metadata"])
     assert len(curve) > 10
     assert {p["recall"] for p in curve} != {0.0}
@@ -244,3 +244,91 @@ def test_the_report_renders_for_an_emulated_run(workspace, second_run, tmp_path)
     assert "Blessed: the model will be pushed." in text
 
     assert_report_rendered(browser.render(page, "report-emulated.png", tmp_path), nodes=12)
+
+
+# The predict pipeline: new rows, without the label, scored by the model the runs above pushed.
+
+NEW_DATA_URI = "minio://mlpipeline/datasets/new/"
+
+
+@pytest.fixture(scope="module")
+def predict_run(workspace, first_run, predict_package, taxi_rows):
+    """300 new rows with an id column and no label, scored through the CLI."""
+    header = ["trip_id", *(c for c in taxi_header() if c != TAXI.project.label.column)]
+    rows = [{**row, "trip_id": f"trip-{i}"} for i, row in enumerate(taxi_rows[2000:2300])]
+    folder = Path(object_path(str(workspace / "out" / "object_store"), NEW_DATA_URI))
+    write_csv(folder / "new.csv", [{k: r[k] for k in header} for r in rows], header)
+    result = run_kubetfx(
+        "emulate",
+        str(predict_package),
+        "--output-dir",
+        str(workspace / "out"),
+        "--param",
+        f"data_root={NEW_DATA_URI}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_id = re.search(r"kubetfx-taxi-predict, run ([0-9a-f-]{36})", result.stdout).group(1)
+    return run_id, rows, header
+
+
+def test_predict_scores_every_new_row_with_the_serving_model(workspace, predict_run):
+    import pandas as pd
+    import tensorflow as tf
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    from kubetfx.components import predictions
+
+    run_id, rows, header = predict_run
+    store = EmulatorStore(str(workspace / "out" / "metadata.db"))
+    (artifact,) = store.task_outputs(run_id, "Predictions")["predictions"]
+    folder = Path(object_path(str(workspace / "out" / "object_store"), artifact["uri"]))
+    table = pd.read_csv(folder / "predictions.csv", dtype=str, keep_default_na=False)
+    assert list(table.columns) == [*header, "prediction", "probability"]  # the CSV's order
+    assert sorted(table["trip_id"]) == sorted(r["trip_id"] for r in rows)
+
+    (version,) = _serving(workspace)
+    model_dir = str(workspace / "out" / "volumes" / contract.SERVING_PVC / version)
+    schema = text_format.Parse(TAXI.schema_text, schema_pb2.Schema())
+    features = [f for f in TAXI.project.features if f != TAXI.project.label.column]
+    types = predictions.feature_types(schema, features)
+    examples = [predictions.to_example(row, types).SerializeToString() for row in rows]
+    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
+    outputs = serve(examples=tf.constant(examples))["outputs"].numpy()
+    label = predictions.model_label(model_dir)
+    expected = {r["trip_id"]: label.describe(o) for r, o in zip(rows, outputs, strict=True)}
+    for row in table.to_dict("records"):
+        name, probability = expected[row["trip_id"]]
+        assert row["prediction"] == name
+        assert float(row["probability"]) == pytest.approx(probability, abs=1e-5)
+        assert row["fare"] == next(r for r in rows if r["trip_id"] == row["trip_id"])["fare"]
+
+    metrics, _ = _view(workspace, run_id, "Predictions", "prediction_metrics")
+    assert metrics["metadata"]["rows_scored"] == 300
+    assert 0 <= metrics["metadata"]["prediction_drift_psi"] < 10
+
+
+def test_the_predictions_view_and_report_show_the_distribution_against_the_eval_split(
+    workspace, predict_run, tmp_path
+):
+    run_id, _, _ = predict_run
+    _, view = _view(workspace, run_id, "Predictions", "predictions_view")
+    page = view.read_text()
+    assert page.startswith("<!doctype html>")
+    assert "<b>300</b> rows scored." in page
+    assert "against the eval split&#x27;s predictions" in page
+    assert '<svg role="img" aria-label="Share of rows per prediction' in page
+    assert "tips &gt; 0.2 × fare" in page  # a class name, as text
+    assert "http://" not in page and "https://" not in page
+
+    listed = run_kubetfx("runs", "--output-dir", str(workspace / "out"))
+    newest = listed.stdout.splitlines()[1].split()
+    assert newest[0] == run_id and newest[-2:] == ["complete", "kubetfx-taxi-predict"]
+    page = tmp_path / "predict.html"
+    result = run_kubetfx(
+        "report", run_id, "--output-dir", str(workspace / "out"), "--output", str(page)
+    )
+    assert result.returncode == 0, result.stderr
+    text = page.read_text()
+    assert 'id="predictions"' in text and "<b>300</b> rows scored." in text
+    assert 'id="node-complete-BulkInferrer"' in text

@@ -115,27 +115,35 @@ def test_predict_scores_each_row_as_tf_serving_would(workspace, first_run, taxi_
     rows = [{k: r[k] for k in header} for r in labelled]
     data = write_csv(workspace / "unlabelled" / "d.csv", rows, header)
     keys = ["trip_start_timestamp", "pickup_census_tract", "fare"]
-    written = {}
+    written, printed_shares = {}, {}
     for name in ("predictions.csv", "predictions.parquet"):
         output = workspace / name
         args = ["--data", str(data.parent), "--output", str(output), "--keys", ",".join(keys)]
         result = run_kubetfx("predict", *args, "--output-dir", str(workspace / "out"))
         assert result.returncode == 0, result.stdout + result.stderr
-        last = result.stdout.strip().splitlines()[-1]
-        assert last.startswith(f"kubetfx: 400 rows scored by model version {version} in "), last
+        *_, scored, shares, drift = (result.stdout + result.stderr).strip().splitlines()
+        assert scored.startswith(f"kubetfx: 400 rows scored by model version {version} in ")
+        # The predictions against the eval split's, which the model carries.
+        assert drift.startswith("kubetfx: PSI "), drift
+        assert "against the eval split's predictions" in drift
+        printed_shares[name] = shares
         written[name] = (
             pd.read_csv(output, dtype=str, keep_default_na=False)
             if name.endswith("csv")
             else pd.read_parquet(output)
         )
     csv_rows, parquet_rows = written["predictions.csv"], written["predictions.parquet"]
+    names = TAXI.project.label.class_names()
+    counts = csv_rows["prediction"].value_counts()
+    assert printed_shares["predictions.csv"] == "kubetfx: predictions: " + ", ".join(
+        f"{n} {counts.get(n, 0) / 400:.0%}" for n in names
+    )
     assert list(csv_rows.columns) == [*keys, "prediction", "probability"]
     assert len(csv_rows) == len(parquet_rows) == 400
 
     loaded = tf.saved_model.load(str(workspace / "out" / "serving" / version))
     examples = [_to_example(row).SerializeToString() for row in labelled]
     positive = _as_tf_serving_answers(loaded.signatures["serving_default"], examples)
-    names = TAXI.project.label.class_names()
     expected = sorted(
         (*(row[k] for k in keys), names[int(p >= 0.5)], round(max(p, 1 - p), 4))
         for row, p in zip(rows, positive.numpy()[:, 0].tolist(), strict=True)

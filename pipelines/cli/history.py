@@ -69,13 +69,19 @@ def _print_local_runs(output_dir: str, pipeline_name: str | None, limit: int) ->
         click.echo(f"no runs in {path}")
         return
     width = max(len("RUN ID"), *(len(run.run_id) for run in summaries))
-    header = f"{'RUN ID':<{width}} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} {'CACHED':>6}  STATE"
-    click.echo(header)
+    # The pipeline is named when the folder holds runs of more than one (train and predict).
+    several = len({run.pipeline for run in summaries}) > 1
+    states = max(len("STATE"), *(len(run.state) for run in summaries))
+    state = f"{'STATE':<{states}}  PIPELINE" if several else "STATE"
+    click.echo(
+        f"{'RUN ID':<{width}} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} {'CACHED':>6}  {state}"
+    )
     for run in summaries:
         started = run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else ""
+        state = f"{run.state:<{states}}  {run.pipeline}" if several else run.state
         click.echo(
             f"{run.run_id:<{width}} {started:<20} {run.seconds:8.1f}  "
-            f"{run.ran:>3} {run.cached:>6}  {run.state}"
+            f"{run.ran:>3} {run.cached:>6}  {state}"
         )
 
 

@@ -17,6 +17,7 @@ from kubetfx.pipelines.cli.common import (
 )
 from kubetfx.pipelines.cli.project_options import training_options, with_options
 from kubetfx.pipelines.errors import PipelineFailed, UserError
+from kubetfx.pipelines.kfp.spec import PIPELINES
 
 
 @cli.command("compile")
@@ -63,11 +64,21 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
     "open-source Kubeflow Pipelines. vertex: the spec alone, for Vertex AI's PipelineJob "
     "(gs:// pipeline root, data and serving folder; --image in a registry).",
 )
+@click.option(
+    "--pipeline",
+    type=click.Choice(PIPELINES),
+    default="train",
+    show_default=True,
+    help="train: from the CSV files to a pushed model. predict: new CSV files (without the "
+    "label) validated and scored by the model serving now (the newest in serving_dir), into "
+    "a table of predictions.",
+)
 @training_options
 @click.option("--beam-args", default="", help="Beam pipeline options for every Beam task.")
 @CONFIG
 def compile_command(
     output,
+    pipeline,
     image,
     pipeline_root,
     data,
@@ -80,7 +91,7 @@ def compile_command(
     beam_args,
     config_path,
 ) -> None:
-    """Compile a project's pipeline for Kubeflow Pipelines 2.x.
+    """Compile a project's train or predict pipeline for Kubeflow Pipelines 2.x.
 
     Writes a PipelineSpec (schema 2.1.0) with a Kubernetes platform spec that
     open-source KFP runs as it is. The project's settings and schema travel in
@@ -88,12 +99,12 @@ def compile_command(
     project with its own code needs an image that holds it (--image).
     The training options replace the project's settings in the package;
     --train-steps sets the default of the train_steps parameter. Per-run
-    parameters: data_root, train_steps, serving_dir. With an
+    parameters: data_root, train_steps (train only), serving_dir. With an
     object-store data_root, the data is imported as an artifact that the KFP
     launcher stages into the tasks with its own credentials, and
     CsvExampleGen's cache follows the files' contents.
     """
-    from kubetfx.pipelines.kfp.compiler import compile_pipeline
+    from kubetfx.pipelines.kfp.compiler import compile_pipeline, pipeline_name
 
     args = parse_beam_args(beam_args)
     loaded = load(config_path)
@@ -104,6 +115,12 @@ def compile_command(
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,
         }
+        training_only = [k for k, v in given.items() if v is not None and k != "--schema"]
+        if pipeline == "predict" and training_only:
+            raise UserError(
+                f"{', '.join(training_only)} set training, which the predict pipeline does not "
+                "do; leave it out, or compile --pipeline train"
+            )
         loaded = with_options(loaded, given)
         with quiet():
             spec = compile_pipeline(
@@ -116,6 +133,7 @@ def compile_command(
                 data=data,
                 serving_dir=serving_dir,
                 target=target,
+                pipeline=pipeline,
             )
     except UserError as e:
         fail(e)
@@ -123,7 +141,7 @@ def compile_command(
     parameters = ", ".join(spec["root"]["inputDefinitions"]["parameters"])
     image = image or f"kubetfx:{version()}"
     click.echo(
-        f"kubetfx: wrote {output}: {loaded.project.name}, {tasks} tasks in {image}; "
+        f"kubetfx: wrote {output}: {pipeline_name(loaded, pipeline)}, {tasks} tasks in {image}; "
         f"parameters: {parameters}"
     )
     if target == "vertex":

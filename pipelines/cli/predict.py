@@ -107,3 +107,9 @@ def predict(
         f"kubetfx: {done.rows:,} rows scored by model version {done.version} in "
         f"{done.seconds:.1f} s ({rate:,.0f} rows/s): {done.output}; log: {log_path}"
     )
+    shares = ", ".join(
+        f"{name} {share:.0%}"
+        for name, share in zip(done.drift.current.buckets, done.drift.current.shares, strict=True)
+    )
+    click.echo(f"kubetfx: predictions: {shares}")
+    click.echo(f"kubetfx: {done.drift.summary()}", err=done.drift.drifted)

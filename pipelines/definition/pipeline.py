@@ -17,6 +17,22 @@ from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.project.loader import ProjectFile
 
 
+def read_csv(data: str, output_config: example_gen_pb2.Output | None = None):
+    """CsvExampleGen over every ``*.csv`` file in ``data``, run by kubetfx's executor.
+
+    Without ``output_config`` the rows are hashed into train (2/3) and eval (1/3).
+    """
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data,
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
+        ),
+        output_config=output_config,
+    )
+    example_gen.executor_spec = executor_spec.BeamExecutorSpec(csv_example_gen.Executor)
+    return example_gen
+
+
 def create_components(
     loaded: ProjectFile, settings: RunSettings, pin_pushed_version: bool = True
 ) -> list[base_node.BaseNode]:
@@ -31,13 +47,7 @@ def create_components(
     preparation = project.preparation().model_dump(mode="json")
     preprocessing_fn, run_fn = code.user_functions(loaded)
 
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=project.data,
-        input_config=example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
-        ),
-    )
-    example_gen.executor_spec = executor_spec.BeamExecutorSpec(csv_example_gen.Executor)
+    example_gen = read_csv(project.data)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ReviewedSchema(schema_text=loaded.schema_text)
     example_validator = tfx.components.ExampleValidator(

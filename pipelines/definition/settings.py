@@ -11,6 +11,14 @@ import os
 
 DEFAULT_OUTPUT_DIR = "kubetfx_output"
 METADATA_FILE = "metadata.db"
+# A project's predict pipeline is named after the project with this suffix.
+PREDICT_SUFFIX = "-predict"
+
+
+def project_pipelines(pipeline_name: str) -> set[str]:
+    """The pipeline names of the project that ``pipeline_name`` (train or predict) belongs to."""
+    project = pipeline_name.removesuffix(PREDICT_SUFFIX)
+    return {pipeline_name, project, project + PREDICT_SUFFIX}
 
 
 def default_output_dir(project_path: str, bundled: bool) -> str:

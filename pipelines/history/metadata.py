@@ -122,20 +122,33 @@ def recorded_pipelines(metadata_path: str) -> list[str]:
 
 
 def run_ids(store: RunStore, pipeline_name: str | None = None) -> list[str]:
-    """Ids of the pipeline's runs (of every pipeline's, for None), newest first."""
-    names = [pipeline_name] if pipeline_name else pipeline_names(store)
+    """Ids of the project's runs, train and predict (of every pipeline's, for None), newest first.
+
+    ``pipeline_name`` is the name of either of the project's pipelines.
+    """
+    return [run_id for run_id, _ in runs_by_pipeline(store, pipeline_name)]
+
+
+def runs_by_pipeline(store: RunStore, pipeline_name: str | None = None) -> list[tuple[str, str]]:
+    """``(run id, pipeline name)`` of the runs ``run_ids`` lists, in its order."""
+    from kubetfx.pipelines.definition.settings import project_pipelines
+
+    names = pipeline_names(store)
+    if pipeline_name:
+        names = [n for n in names if n in project_pipelines(pipeline_name)]
     runs = []
     for name in names:
         if store.kfp:
-            runs += _kfp_runs(store, name)
+            contexts = _kfp_runs(store, name)
         else:
-            runs += [
+            contexts = [
                 context
                 for context in store.get_contexts_by_type("pipeline_run")
                 if _belongs_to(store, context, name)
             ]
-    runs.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
-    return [run.name for run in runs]
+        runs += [(context, name) for context in contexts]
+    runs.sort(key=lambda r: (r[0].create_time_since_epoch, r[0].id), reverse=True)
+    return [(context.name, name) for context, name in runs]
 
 
 def _kfp_runs(store: RunStore, pipeline_name: str) -> list[metadata_store_pb2.Context]:

@@ -2,7 +2,9 @@
 
 The pipeline graph with each component's state and time, the data statistics,
 the schema, the anomalies, the evaluation with its blessing decision, and the
-metrics next to the previous blessed run's. Everything is inline (styles,
+metrics next to the previous blessed run's; for a run of the predict
+pipeline, the rows scored and the predictions' distribution against the eval
+split's. Everything is inline (styles,
 SVG); the page fetches nothing.
 """
 
@@ -189,6 +191,17 @@ def build_report(output_dir: str, run_id: str, pipeline_name: str | None = None)
                 )
                 + "</section>"
             )
+    scored = by_node.get("Predictions")
+    if scored and scored.outputs.get("predictions"):
+        from kubetfx.components.batch_predictions import read_distribution
+
+        body.append(
+            '<section id="predictions"><h2>Predictions</h2>'
+            + visualizations.predictions_sections(
+                read_distribution(scored.outputs["predictions"][0].uri)
+            )
+            + "</section>"
+        )
     return visualizations.page(f"kubetfx run {run_id}", "".join(body), extra_style=_STYLE)
 
 

@@ -34,6 +34,7 @@ class RunSummary:
     ran: int
     cached: int
     executions: list[metadata.ExecutionRecord]
+    pipeline: str = ""
 
 
 def open_store(metadata_path: str) -> metadata.RunStore:
@@ -104,13 +105,17 @@ def run_state(executions: list[metadata.ExecutionRecord]) -> str:
     evaluator = by_node.get("Evaluator")
     if evaluator is not None and evaluator.blessed is False:
         return STATE_NOT_BLESSED
-    return STATE_COMPLETE if "Pusher" in by_node else STATE_INCOMPLETE
+    # A pipeline is complete once its last component ran: train's Pusher, predict's table.
+    return STATE_COMPLETE if {"Pusher", "Predictions"} & set(by_node) else STATE_INCOMPLETE
 
 
 def list_runs(metadata_path: str, pipeline_name: str | None = None) -> list[RunSummary]:
-    """Every run of the pipeline (of every pipeline, for None) in the store, newest first."""
+    """Every run of the project's pipelines (of every pipeline, for None), newest first."""
     store = open_store(metadata_path)
-    return [summarize(store, run_id) for run_id in metadata.run_ids(store, pipeline_name)]
+    return [
+        dataclasses.replace(summarize(store, run_id), pipeline=name)
+        for run_id, name in metadata.runs_by_pipeline(store, pipeline_name)
+    ]
 
 
 def find_run(store: metadata.RunStore, run_id: str, pipeline_name: str | None = None) -> RunSummary:

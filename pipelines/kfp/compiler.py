@@ -1,4 +1,8 @@
-"""Compiles a project's pipeline into a PipelineSpec that open-source KFP 2.x runs.
+"""Compiles a project's pipelines into PipelineSpecs that open-source KFP 2.x runs.
+
+Two pipelines per project: ``train`` (pipelines/definition/pipeline.py), from
+CSV files to a pushed model, and ``predict`` (pipelines/definition/predict.py),
+new CSV files scored by the model serving now.
 
 TFX's KubeflowV2DagRunner targets Vertex AI. Its output is adjusted here for
 the open-source backend (see docs/kfp.md for each reason):
@@ -47,8 +51,11 @@ def compile_pipeline(
     data: str | None = None,
     serving_dir: str | None = None,
     target: str = "kfp",
+    pipeline: str = "train",
 ) -> dict[str, Any]:
-    """Writes the project's pipeline package to ``output_path`` (.yaml); returns the spec.
+    """Writes a project's pipeline package to ``output_path`` (.yaml); returns the spec.
+
+    ``pipeline`` is one of ``spec.PIPELINES``.
 
     The project's settings and schema are compiled into the tasks, so the stock
     image runs a project that has no code of its own; one that has needs
@@ -86,7 +93,7 @@ def compile_pipeline(
     )
     serving = run_parameters.SERVING_DIR_GCS if target == "vertex" else run_parameters.SERVING_DIR
     serving.validate(settings.serving_dir, {}, f"--serving-dir {settings.serving_dir}")
-    pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root)
+    pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root, pipeline)
     adjust_for_open_source_kfp(pipeline_spec, loaded, settings, data, image, target)
     parent = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(parent, exist_ok=True)
@@ -96,23 +103,44 @@ def compile_pipeline(
             f.write(f"# Vertex AI pipeline of the kubetfx project {loaded.project.name}.\n")
             yaml.safe_dump(pipeline_spec, f, sort_keys=False)
         else:
-            f.write(f"# Kubeflow Pipelines package of the kubetfx project {loaded.project.name}.\n")
-            yaml.safe_dump_all([pipeline_spec, serving_volume_spec()], f, sort_keys=False)
+            f.write(
+                f"# Kubeflow Pipelines package of the kubetfx project {loaded.project.name}, "
+                f"{pipeline} pipeline.\n"
+            )
+            platform = serving_volume_spec(pipeline_spec["root"]["dag"]["tasks"])
+            yaml.safe_dump_all([pipeline_spec, platform], f, sort_keys=False)
     return pipeline_spec
 
 
+def pipeline_name(loaded: ProjectFile, pipeline: str = "train") -> str:
+    """The name a project's pipeline has in KFP (and in the emulator's records)."""
+    from kubetfx.pipelines.definition.settings import PREDICT_SUFFIX
+
+    if pipeline not in contract.PIPELINES:
+        raise UserError(
+            f"--pipeline must be one of {', '.join(contract.PIPELINES)}, got {pipeline}"
+        )
+    return loaded.project.name + (PREDICT_SUFFIX if pipeline == "predict" else "")
+
+
 def _compile_with_tfx(
-    loaded: ProjectFile, settings: RunSettings, image: str, pipeline_root: str
+    loaded: ProjectFile, settings: RunSettings, image: str, pipeline_root: str, pipeline: str
 ) -> dict[str, Any]:
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
     from kubetfx.pipelines.definition.pipeline import create_components
+    from kubetfx.pipelines.definition.predict import create_predict_components
 
-    pipeline = tfx_pipeline.Pipeline(
-        pipeline_name=loaded.project.name,
+    name = pipeline_name(loaded, pipeline)
+    if pipeline == "predict":
+        components = create_predict_components(loaded, settings)
+    else:
+        components = create_components(loaded, settings, pin_pushed_version=False)
+    definition = tfx_pipeline.Pipeline(
+        pipeline_name=name,
         pipeline_root=pipeline_root,
-        components=create_components(loaded, settings, pin_pushed_version=False),
+        components=components,
         enable_cache=True,
         beam_pipeline_args=list(settings.beam_args),
     )
@@ -126,7 +154,7 @@ def _compile_with_tfx(
             output_dir=tmp,
             output_filename="pipeline.yaml",
         )
-        runner.run(pipeline)
+        runner.run(definition)
         with open(os.path.join(tmp, "pipeline.yaml")) as f:
             return yaml.safe_load(f)
 
@@ -187,6 +215,9 @@ def adjust_for_open_source_kfp(
     if data.startswith(contract.OBJECT_STORE_SCHEMES):
         _add_data_tasks(pipeline_spec, image)
         parameters[0] = run_parameters.DATA_ROOT_FROM_STORE
+    # A parameter belongs to the pipelines with a task it sets (train_steps: the Trainer's).
+    tasks = pipeline_spec["root"]["dag"]["tasks"]
+    parameters = [p for p in parameters if any(task in tasks for task, _ in p.bindings)]
     defaults = {
         run_parameters.DATA_ROOT.name: data,
         run_parameters.TRAIN_STEPS.name: loaded.project.training.train_steps,
@@ -337,6 +368,8 @@ def _add_parameters(
             "isOptional": True,
         }
         for task_name, input_name in parameter.bindings:
+            if task_name not in tasks:
+                continue  # a task of the other pipeline
             task = tasks[task_name]
             task.setdefault("inputs", {}).setdefault("parameters", {})[input_name] = {
                 "componentInputParameter": name
@@ -370,6 +403,8 @@ def _add_visualization_outputs(
 ) -> None:
     tasks = pipeline_spec["root"]["dag"]["tasks"]
     for task_name, outputs in views.items():
+        if task_name not in tasks:
+            continue
         component = pipeline_spec["components"][tasks[task_name]["componentRef"]["name"]]
         artifacts = component.setdefault("outputDefinitions", {}).setdefault("artifacts", {})
         for output_name, schema_title in outputs.items():
@@ -378,8 +413,8 @@ def _add_visualization_outputs(
             }
 
 
-def serving_volume_spec() -> dict[str, Any]:
-    """The Kubernetes platform spec: the serving PVC in the tasks that use it."""
+def serving_volume_spec(tasks: dict[str, Any]) -> dict[str, Any]:
+    """The Kubernetes platform spec: the serving PVC in those of ``tasks`` that use it."""
     mount = {"constant": contract.SERVING_PVC, "mountPath": contract.SERVING_MOUNT}
     return {
         "platforms": {
@@ -388,6 +423,7 @@ def serving_volume_spec() -> dict[str, Any]:
                     "executors": {
                         f"{task}_executor": {"pvcMount": [copy.deepcopy(mount)]}
                         for task in contract.SERVING_TASKS
+                        if task in tasks
                     }
                 }
             }

@@ -11,6 +11,10 @@ from kubetfx.components.kfp_contract import (  # noqa: F401
 )
 from kubetfx.components.project import Project
 
+# The pipelines of a project: from CSV files to a pushed model, and new rows
+# scored by the model serving now.
+PIPELINES = ("train", "predict")
+
 # Data from the object store (data_root is minio://, s3:// or gs://). An
 # importer turns the URI into an artifact, which the launcher stages into the
 # tasks that take it with its own credentials
@@ -31,6 +35,7 @@ VISUALIZATION_OUTPUTS = {
     "StatisticsGen": {"statistics_view": "system.HTML"},
     "ExampleValidator": {"anomalies_view": "system.Markdown"},
     "Evaluator": {"evaluation_view": "system.Markdown", "metrics": "system.Metrics"},
+    "Predictions": {"predictions_view": "system.HTML", "prediction_metrics": "system.Metrics"},
 }
 # The ROC curve and confusion matrix, which the dashboard draws, of a classifier.
 CLASSIFICATION_OUTPUT = {"classification_metrics": "system.ClassificationMetrics"}
@@ -55,6 +60,14 @@ ENTRYPOINT = ["python", "-m", "kubetfx.components.kfp_entrypoint"]
 
 # Kubernetes requests and limits per task (CPU cores, memory in GB), in the
 # ResourceSpec fields KFP 2.x honours. Beam and TensorFlow tasks get more.
-HEAVY_TASKS = ("CsvExampleGen", "StatisticsGen", "Transform", "Trainer", "Evaluator")
+HEAVY_TASKS = (
+    "CsvExampleGen",
+    "StatisticsGen",
+    "Transform",
+    "Trainer",
+    "Evaluator",
+    "BulkInferrer",
+    "Predictions",
+)
 HEAVY_RESOURCES = {"cpuRequest": 1.0, "cpuLimit": 2.0, "memoryRequest": 2.0, "memoryLimit": 4.0}
 LIGHT_RESOURCES = {"cpuRequest": 0.25, "cpuLimit": 1.0, "memoryRequest": 1.0, "memoryLimit": 2.0}

@@ -12,6 +12,8 @@
    columns (components/predictions.py). CSV, or Parquet for a ``.parquet``
    output. The file is written beside its destination and renamed into place,
    so an output file is only ever replaced whole, and only when asked.
+5. The same pipeline counts the predictions in the buckets of the eval
+   split's that the model carries, for the drift check (PSI).
 """
 
 import contextlib
@@ -31,13 +33,16 @@ import apache_beam as beam
 import tensorflow as tf
 
 from kubetfx.components import baseline
+from kubetfx.components.batch_predictions import count_predictions, read_counts
 from kubetfx.components.errors import TaskError
 from kubetfx.components.predictions import (
     PREDICTION,
     PROBABILITY,
+    Drift,
     Label,
     feature_types,
     model_label,
+    read_reference,
     to_example,
 )
 from kubetfx.pipelines import preflight
@@ -55,6 +60,7 @@ class Prediction:
     version: str
     output: str
     seconds: float  # the scoring pipeline's time, validation excluded
+    drift: Drift
 
 
 def choose_model(serving_dir: str, version: str | None) -> tuple[str, str]:
@@ -123,15 +129,13 @@ def validate(schema, data_root: str, features: list[str], beam_args: tuple[str, 
     UserError naming the first row whose fields do not match the header.
     """
     import tensorflow_data_validation as tfdv
-    from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
 
     from kubetfx.components.csv_example_gen import describe_ragged_row
     from kubetfx.components.data_gate import describe_anomalies
+    from kubetfx.components.schema_import import features_only
 
-    schema = schema_pb2.Schema.FromString(schema.SerializeToString())
-    kept = [f for f in schema.feature if f.name in features]
-    del schema.feature[:]
-    schema.feature.extend(kept)
+    schema = features_only(schema, features)
     try:
         statistics = preflight.csv_statistics(data_root, beam_args)
     except Exception:
@@ -194,12 +198,13 @@ def predict(
     started = time.monotonic()
     try:
         with _Progress(rows, out) as progress:
-            job.run(staging, output_format, progress.folder, beam_args)
+            drift = job.run(staging, output_format, progress.folder, beam_args)
         os.replace(staging, output)
     finally:
-        if os.path.exists(staging):
-            os.remove(staging)
-    return Prediction(progress.final, version, output, time.monotonic() - started)
+        for path in (staging, staging + ".counts"):
+            if os.path.exists(path):
+                os.remove(path)
+    return Prediction(progress.final, version, output, time.monotonic() - started, drift)
 
 
 @dataclasses.dataclass
@@ -217,7 +222,8 @@ class _Job:
     def columns(self) -> list[str]:
         return [*self.keys, *self.label.columns]
 
-    def run(self, path: str, output_format: str, progress: str, beam_args) -> None:
+    def run(self, path: str, output_format: str, progress: str, beam_args) -> Drift:
+        """Writes the scored rows to ``path``; returns their distribution against the eval's."""
         from apache_beam.options.pipeline_options import PipelineOptions
         from tfx.components.example_gen.csv_example_gen.executor import (
             _ReadCsvRecordsFromTextFile,
@@ -243,6 +249,10 @@ class _Job:
                 | "Score" >> RunInference(spec)
                 | "ToRows" >> beam.ParDo(_ToRow(self.label, progress))
             )
+            reference = read_reference(self.model_dir)
+            buckets = count_predictions(
+                scored, len(self.keys), self.label, reference, path + ".counts"
+            )
             if output_format == "csv":
                 _ = (
                     scored
@@ -261,6 +271,7 @@ class _Job:
                         path, self._arrow_schema(), num_shards=1, shard_name_template=""
                     )
                 )
+        return read_counts(path + ".counts", buckets, reference)
 
     def _arrow_schema(self):
         import pyarrow as pa

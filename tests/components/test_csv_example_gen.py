@@ -1,5 +1,6 @@
 """The CSV executor: a header with a byte-order mark, and a malformed row named by place."""
 
+import json
 import os
 
 import pytest
@@ -51,9 +52,13 @@ def test_a_header_with_a_byte_order_mark_names_its_first_column_plainly(tmp_path
     data.mkdir()
     (data / "a.csv").write_bytes('\ufeffcity," fare ",note\nOslo,1.5,"a, b"\nBergen,2,c\n'.encode())
     assert csv_example_gen.column_names(str(data / "a.csv")) == ["city", "fare", "note"]
-    records = _records(_example_gen(data, tmp_path / "out"))
+    examples = _example_gen(data, tmp_path / "out")
+    records = _records(examples)
     assert len(records) == 2
     assert set(records[0].features.feature) == {"city", "fare", "note"}
+    # tf.Examples keep no column order; the artifact records the files' own.
+    columns = examples.get_string_custom_property(csv_example_gen.COLUMNS_PROPERTY)
+    assert json.loads(columns) == ["city", "fare", "note"]
     notes = sorted(r.features.feature["note"].bytes_list.value[0] for r in records)
     assert notes == [b"a, b", b"c"]
 

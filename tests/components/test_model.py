@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kubetfx.components import model
+from kubetfx.components import model, predictions
 from kubetfx.components.project import ModelSettings, Preparation, transformed_name
 from tests.conftest import TAXI
 
@@ -130,6 +130,18 @@ def test_rows_of_weight_zero_do_not_train_the_model():
 def test_the_label_info_names_the_classes(tmp_path):
     info = model.label_info(_preparation("multiclass", classes=["low", "mid", "high"]))
     assert info == {"task": "multiclass", "label": "y", "class_names": ["low", "mid", "high"]}
-    assert model.read_label_info(str(tmp_path)) is None
+    assert predictions.read_label_info(str(tmp_path)) is None
     taxi = model.label_info(TAXI.project.preparation())["class_names"]
     assert taxi == ["not (tips > 0.2 × fare)", "tips > 0.2 × fare"]
+
+
+def test_eval_predictions_leave_out_the_rows_without_a_label():
+    rng = np.random.default_rng(3)
+    preparation = _preparation("multiclass", classes=["a", "b", "c"])
+    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
+    batch = _batch(8, rng)
+    weight = np.array([[1.0]] * 5 + [[0.0]] * 3, dtype="float32")
+    dataset = tf.data.Dataset.from_tensors((batch, np.zeros([8, 1]), weight)).repeat()
+    outputs = model.predict_batches(built, dataset, steps=2)
+    assert outputs.shape == (10, 3)  # 5 labelled rows in each of 2 batches, 3 classes
+    np.testing.assert_allclose(outputs[:5], built(batch).numpy()[:5], rtol=1e-5)

@@ -1,4 +1,6 @@
-"""Rows to model inputs, model outputs to prediction columns."""
+"""Rows to model inputs, model outputs to prediction columns, and their distribution."""
+
+import math
 
 import pytest
 from tensorflow_metadata.proto.v0 import schema_pb2
@@ -46,3 +48,62 @@ def test_a_value_of_the_wrong_type_names_its_column():
 def test_a_model_without_label_info_is_refused(tmp_path):
     with pytest.raises(TaskError, match="was not trained by kubetfx"):
         predictions.model_label(str(tmp_path))
+
+
+def test_a_classifier_reference_counts_each_predicted_class():
+    label = Label("multiclass", "species", ("setosa", "versicolor", "virginica"))
+    reference = predictions.reference_distribution(label, ["setosa"] * 6 + ["virginica"] * 4)
+    assert reference.buckets == label.class_names
+    assert reference.counts == (6, 0, 4)
+    assert reference.shares == (0.6, 0.0, 0.4)
+
+
+def test_a_regression_reference_is_counted_in_the_eval_deciles():
+    label = Label("regression", "price", ())
+    reference = predictions.reference_distribution(label, list(range(100)))
+    assert len(reference.edges) == 9 and len(reference.buckets) == 10
+    assert reference.counts == (10,) * 10
+    assert reference.buckets[0] == "below 9.9" and reference.buckets[-1] == "89.1 and above"
+    current = reference.empty().count([-5.0, 9.9, 1000.0])
+    assert current.counts == (1, 1, 0, 0, 0, 0, 0, 0, 0, 1)
+
+
+def test_a_constant_regression_gets_one_bucket_with_every_row():
+    reference = predictions.reference_distribution(Label("regression", "y", ()), [2.0] * 5)
+    assert reference.buckets == ("below 2", "2 and above") and reference.counts == (0, 5)
+
+
+def test_without_eval_predictions_a_regression_counts_every_value_in_one_bucket():
+    buckets = predictions.reference_distribution(Label("regression", "y", ()), [])
+    assert buckets.buckets == ("all values",)
+    assert buckets.count([-1.0, 1e9]).counts == (2,)
+
+
+def test_the_stability_index_is_zero_for_the_same_shares_and_grows_with_the_shift():
+    reference = predictions.Distribution(("a", "b"), (50, 50))
+    assert predictions.stability_index(reference, reference.empty().count("ab" * 10)) == 0.0
+    moderate = predictions.stability_index(
+        reference, predictions.Distribution(("a", "b"), (60, 40))
+    )
+    assert moderate == pytest.approx(0.1 * math.log(1.5), rel=1e-9)  # (0.6-0.4)·ln(0.6/0.4)/2·2
+    assert (
+        predictions.Drift(predictions.Distribution(("a", "b"), (60, 40)), reference).drifted
+        is False
+    )
+    shifted = predictions.Drift(predictions.Distribution(("a", "b"), (90, 10)), reference)
+    assert shifted.index > predictions.DRIFT_THRESHOLD and shifted.drifted
+    assert shifted.summary().startswith(f"PSI {shifted.index:.3f} against the eval split's")
+    assert "drift: above 0.2" in shifted.summary()
+
+
+def test_a_model_without_a_reference_says_so_and_never_warns(tmp_path):
+    drift = predictions.Drift(predictions.Distribution(("a", "b"), (1, 2)), None)
+    assert predictions.read_reference(str(tmp_path)) is None
+    assert drift.index is None and not drift.drifted
+    assert drift.summary().startswith("no drift check: the model records no eval-split")
+
+
+def test_the_reference_round_trips_through_the_model_folder(tmp_path):
+    reference = predictions.reference_distribution(Label("regression", "y", ()), [1.0, 2.0, 3.0])
+    predictions.write_reference(str(tmp_path), reference)
+    assert predictions.read_reference(str(tmp_path)) == reference
