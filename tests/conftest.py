@@ -83,47 +83,31 @@ def taxi_rows() -> list[dict[str, str]]:
 TAXI_DATA_URI = "minio://mlpipeline/datasets/taxi/"
 
 
-@pytest.fixture(scope="session")
-def object_store_package(tmp_path_factory) -> Path:
-    """The taxi pipeline compiled to read its data from the object store."""
-    path = tmp_path_factory.mktemp("compiled") / "pipeline.yaml"
+def _compile(tmp_path_factory, name: str, *options: str) -> Path:
+    """The taxi project compiled by `kubetfx compile` with ``options``, one Beam worker."""
+    path = tmp_path_factory.mktemp("compiled") / name
     result = run_kubetfx(
-        "compile",
-        "--output",
-        str(path),
-        "--data",
-        TAXI_DATA_URI,
-        "--beam-args",
-        "--direct_num_workers=1",
+        "compile", "--output", str(path), "--beam-args", "--direct_num_workers=1", *options
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return path
+
+
+@pytest.fixture(scope="session")
+def object_store_package(tmp_path_factory) -> Path:
+    """The taxi pipeline compiled to read its data from the object store."""
+    return _compile(tmp_path_factory, "pipeline.yaml", "--data", TAXI_DATA_URI)
 
 
 @pytest.fixture(scope="session")
 def compiled_package(tmp_path_factory) -> Path:
     """The taxi pipeline compiled for KFP, as `kubetfx compile` writes it."""
-    path = tmp_path_factory.mktemp("compiled") / "pipeline.yaml"
-    result = run_kubetfx("compile", "--output", str(path), "--beam-args", "--direct_num_workers=1")
-    assert result.returncode == 0, result.stdout + result.stderr
-    return path
+    return _compile(tmp_path_factory, "pipeline.yaml")
 
 
 @pytest.fixture(scope="session")
 def predict_package(tmp_path_factory) -> Path:
     """The taxi project's predict pipeline, reading its data from the object store."""
-    path = tmp_path_factory.mktemp("compiled") / "predict.yaml"
-    result = run_kubetfx(
-        "compile",
-        "--pipeline",
-        "predict",
-        "--output",
-        str(path),
-        "--data",
-        TAXI_DATA_URI,
-        "--beam-args",
-        "--direct_num_workers=1",
+    return _compile(
+        tmp_path_factory, "predict.yaml", "--pipeline", "predict", "--data", TAXI_DATA_URI
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "kubetfx-taxi-predict, 10 tasks" in result.stdout
-    return path

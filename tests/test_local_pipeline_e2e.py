@@ -187,6 +187,65 @@ def _as_tf_serving_answers(signature, examples: list[bytes]) -> tf.Tensor:
     return rest
 
 
+def test_rollout_check_sends_rows_to_both_tracks_as_tf_serving_takes_them(
+    workspace, first_run, taxi_rows, tmp_path
+):
+    """Both tracks answer with the pushed model's serving signature over TF Serving's REST API.
+
+    No cluster runs here: each track is a local server that decodes the REST
+    request as TF Serving does and runs the SavedModel. The same model on both
+    tracks agrees on every row.
+    """
+    from tests.pipelines.serving.rest_server import rest_server
+    from tests.test_kubernetes_manifests import KUBERNETES, _tool
+    from tests.test_kubernetes_manifests import _run as run_tool
+
+    (version,) = _serving_state(workspace)
+    serve = tf.saved_model.load(str(workspace / "out" / "serving" / version)).signatures[
+        "serving_default"
+    ]
+
+    def answer(examples):
+        return serve(examples=tf.constant(examples))["outputs"].numpy().tolist()
+
+    header = [c for c in taxi_header() if c != "tips"]
+    data = write_csv(
+        tmp_path / "rows" / "d.csv", [{k: r[k] for k in header} for r in taxi_rows[:300]], header
+    )
+    base = tmp_path / "base.yaml"
+    base.write_text(run_tool(_tool("kubectl"), "kustomize", str(KUBERNETES / "serving")).stdout)
+    started = run_kubetfx(
+        "rollout", "start", version, "--percent", "10", "--from", str(base), "--dry-run"
+    )
+    assert started.returncode == 0, started.stderr
+    manifest = tmp_path / "canary.yaml"
+    manifest.write_text(
+        started.stdout.replace('kubetfx.dev/stable-version: "1"', 'kubetfx.dev/stable-version: "0"')
+    )
+    with rest_server(answer) as stable, rest_server(answer) as canary:
+        result = run_kubetfx(
+            "rollout",
+            "check",
+            "--data",
+            str(data.parent),
+            "--rows",
+            "250",
+            "--stable-url",
+            stable,
+            "--canary-url",
+            canary,
+            "--from",
+            str(manifest),
+            "--dry-run",
+        )
+    assert result.returncode == 0, result.stderr
+    report = result.stderr.strip().splitlines()
+    assert report[1].startswith("  stable  5 requests, 0 failed (0.0%); latency p50 ")
+    assert report[2].startswith("  canary  5 requests, 0 failed (0.0%); latency p50 ")
+    assert report[3] == "  250 of 250 rows answered by both; the predictions disagree on 0.0%"
+    assert "kubetfx.dev/canary-check" in result.stdout
+
+
 def test_predict_refuses_rows_that_break_the_schema(workspace, first_run, taxi_rows):
     header = [c for c in taxi_header() if c != "tips"]
     rows = [{**{k: r[k] for k in header}, "trip_miles": "far"} for r in taxi_rows[:200]]

@@ -1,10 +1,13 @@
 """A gradual, reversible shift of online traffic from the serving model to a new one.
 
 The state of a rollout is three facts: the version the stable track serves,
-the version the canary track serves, and the canary's share of requests. They
-live in the cluster, on the HTTPRoute that splits the requests (its weights,
-and two annotations naming the versions), so every command starts from what
-is deployed, or from a rendered manifest given with ``--from``.
+the version the canary track serves, and the canary's share of requests; and
+a fourth, what ``kubetfx rollout check`` found for the canary. They live in
+the cluster, on the HTTPRoute that splits the requests (its weights, and
+annotations naming the versions and holding the check), so every command
+starts from what is deployed, or from a rendered manifest given with
+``--from``. ``promote`` refuses a canary whose check failed or is missing
+(pipelines/serving/check.py), unless forced.
 
 Each command computes the next state (``start``, ``set_percent``,
 ``promote``, ``rollback``), renders ``kubernetes/serving/`` with it as a
@@ -28,6 +31,7 @@ NAMESPACE = "kubeflow"
 MODEL_NAME = "kubetfx"
 STABLE_ANNOTATION = "kubetfx.dev/stable-version"
 CANARY_ANNOTATION = "kubetfx.dev/canary-version"
+CHECK_ANNOTATION = "kubetfx.dev/canary-check"
 TRACKS = ("stable", "canary")
 _ROUTE_TARGET = {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": ROUTE}
 
@@ -37,6 +41,7 @@ class Rollout:
     stable: str
     canary: str
     percent: int  # the canary's share of requests, 0 to 100
+    check: str = ""  # the canary's check (CanaryCheck as JSON), "" before any
 
     def describe(self) -> str:
         if self.canary == self.stable:
@@ -79,23 +84,60 @@ def start(current: Rollout | None, version: str, percent: int) -> Rollout:
 
 def set_percent(current: Rollout | None, percent: int) -> Rollout:
     check_percent(percent)
-    canary = _canary(current, "set a canary's share")
+    canary = canary_of(current, "set a canary's share")
     return dataclasses.replace(canary, percent=percent)
 
 
-def promote(current: Rollout | None) -> Rollout:
-    """The canary's version becomes stable and takes every request."""
-    canary = _canary(current, "promote")
+def promote(
+    current: Rollout | None,
+    force: bool = False,
+    max_error_rate: float | None = None,
+    max_disagreement: float | None = None,
+) -> Rollout:
+    """The canary's version becomes stable and takes every request.
+
+    Refused (CanaryRefused, exit 3) when the canary's check is missing or
+    failed, unless ``force``.
+    """
+    from kubetfx.pipelines.serving import check as checks
+
+    canary = canary_of(current, "promote")
+    found = checks.problems(
+        checks.CanaryCheck.from_json(canary.check) if canary.check else None,
+        canary.canary,
+        checks.MAX_ERROR_RATE if max_error_rate is None else max_error_rate,
+        checks.MAX_DISAGREEMENT if max_disagreement is None else max_disagreement,
+    )
+    if found and not force:
+        raise CanaryRefused(
+            f"not promoting canary {canary.canary}: {'; '.join(found)}; run `kubetfx rollout "
+            "check --data DIR`, roll it back, or pass --force"
+        )
     return Rollout(canary.canary, canary.canary, 0)
+
+
+def record_check(current: Rollout | None, result: str, version: str) -> Rollout:
+    """The state with a check of canary ``version`` recorded (``result``: CanaryCheck JSON)."""
+    canary = canary_of(current, "check")
+    if canary.canary != version:
+        raise UserError(f"the canary serves {canary.canary} now, not the checked {version}")
+    return dataclasses.replace(canary, check=result)
 
 
 def rollback(current: Rollout | None) -> Rollout:
     """The canary gets no requests at once; the stable track is untouched."""
-    canary = _canary(current, "roll back")
+    canary = canary_of(current, "roll back")
     return dataclasses.replace(canary, percent=0)
 
 
-def _canary(current: Rollout | None, action: str) -> Rollout:
+class CanaryRefused(UserError):
+    """promote refused: the canary's check failed or is missing."""
+
+    exit_code = 3
+
+
+def canary_of(current: Rollout | None, action: str) -> Rollout:
+    """``current``, refused with what to do when it has no canary to ``action``."""
     if current is None:
         raise UserError(f"nothing is served yet, so there is nothing to {action}")
     if current.canary == current.stable:
@@ -123,7 +165,7 @@ def from_route(route: dict) -> Rollout:
             f"the HTTPRoute {ROUTE} was not written by kubetfx ({type(error).__name__}: {error})"
         ) from None
     percent = round(100 * canary_weight / total) if total else 0
-    return Rollout(stable, canary, percent)
+    return Rollout(stable, canary, percent, annotations.get(CHECK_ANNOTATION) or "")
 
 
 def from_manifest(path: str) -> Rollout:
@@ -193,8 +235,13 @@ def overlay(rollout: Rollout, manifests: str, folder: str) -> dict:
         }
         for index, track in enumerate(TRACKS)
     ] + [
-        {"op": "replace", "path": f"/metadata/annotations/{_pointer(key)}", "value": value}
-        for key, value in ((STABLE_ANNOTATION, rollout.stable), (CANARY_ANNOTATION, rollout.canary))
+        # "add" sets a member whether the base has it or not.
+        {"op": "add", "path": f"/metadata/annotations/{_pointer(key)}", "value": value}
+        for key, value in (
+            (STABLE_ANNOTATION, rollout.stable),
+            (CANARY_ANNOTATION, rollout.canary),
+            (CHECK_ANNOTATION, rollout.check),
+        )
     ]
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

@@ -20,7 +20,7 @@ def test_a_first_version_becomes_stable_and_a_second_one_the_canary():
 def test_the_canary_moves_in_steps_and_is_promoted_or_rolled_back():
     canary = Rollout("100", "200", 10)
     assert rollout.set_percent(canary, 50) == Rollout("100", "200", 50)
-    assert rollout.promote(canary) == Rollout("200", "200", 0)
+    assert rollout.promote(canary, force=True) == Rollout("200", "200", 0)
     assert rollout.rollback(canary) == Rollout("100", "200", 0)
     # A drained canary can be replaced by another.
     assert rollout.start(Rollout("100", "200", 0), "300", 5) == Rollout("100", "300", 5)
@@ -113,7 +113,8 @@ def test_dry_runs_render_valid_manifests_with_the_versions_and_weights_asked(tmp
     _, objects = _dry_run(tmp_path, "back", "rollback", "--from", str(half))
     assert _served(objects) == {"stable": ("1", 100), "canary": ("200", 0)}
 
-    _, objects = _dry_run(tmp_path, "promoted", "promote", "--from", str(half))
+    # Unchecked, so forced (test_check.py has the gate).
+    _, objects = _dry_run(tmp_path, "promoted", "promote", "--force", "--from", str(half))
     assert _served(objects) == {"stable": ("200", 100), "canary": ("200", 0)}
 
     status = CliRunner().invoke(cli, ["rollout", "status", "--from", str(half)])
