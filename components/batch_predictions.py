@@ -99,6 +99,7 @@ def to_row(log: prediction_log_pb2.PredictionLog, columns: list[str], label: pre
 
 
 def csv_line(values) -> str:
+    """One CSV line of ``values``, quoted where needed, without the line break."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="").writerow(values)
     return buffer.getvalue()
@@ -142,6 +143,12 @@ class PredictionsExecutor(base_beam_executor.BaseBeamExecutor):
         columns = json.loads(
             examples.get_string_custom_property(csv_example_gen.COLUMNS_PROPERTY) or "[]"
         )
+        clash = [c for c in columns if c in label.columns]
+        if clash:
+            raise TaskError(
+                f"the data has a column {clash[0]}, which the predictions table adds; rename "
+                "that column in the data (an earlier predictions file, say) and run again"
+            )
         fileio.makedirs(output.uri)
         counted = os.path.join(output.uri, ".counts.json")
         with self._make_beam_pipeline() as pipeline:

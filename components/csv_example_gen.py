@@ -13,6 +13,11 @@ for the first such row itself, only then, and fails with its file and line.
 The Examples artifact records the columns in the files' order
 (``COLUMNS_PROPERTY``, a JSON list), which tf.Examples do not keep: the
 predict pipeline writes its table in that order.
+
+A ``custom_config`` (``typed_columns``) names the columns whose type is
+inferred; every other column is read as text, exactly as written. The predict
+pipeline types only the model's features, so that an id such as ``02139``
+keeps its leading zero in the predictions table.
 """
 
 import csv
@@ -33,6 +38,34 @@ from kubetfx.components.errors import TaskError
 
 BOM = "\ufeff"
 COLUMNS_PROPERTY = "csv_columns"
+TYPED_COLUMNS = "typed_columns"
+
+
+def typed_columns_config(columns: list[str]) -> example_gen_pb2.CustomConfig:
+    """The custom_config that types ``columns`` only, reading the others as text."""
+    from google.protobuf import any_pb2, struct_pb2
+
+    config = struct_pb2.Struct()
+    config.update({TYPED_COLUMNS: list(columns)})
+    packed = any_pb2.Any()
+    packed.Pack(config)
+    return example_gen_pb2.CustomConfig(custom_config=packed)
+
+
+def typed_columns(exec_properties: dict[str, Any]) -> "set[str] | None":
+    """The columns a custom_config types, or None: every column typed."""
+    from google.protobuf import struct_pb2
+
+    text = exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY)
+    if not text:
+        return None
+    config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(text, config)
+    if not config.HasField("custom_config"):
+        return None
+    values = struct_pb2.Struct()
+    config.custom_config.Unpack(values)
+    return set(values[TYPED_COLUMNS]) if TYPED_COLUMNS in values else None
 
 
 def _lines(f) -> Iterator[str]:
@@ -74,6 +107,10 @@ def first_ragged_row(path: str) -> "tuple[int, int, int] | None":
 
 
 class _CsvToExample(tfx_csv._CsvToExample):  # noqa: SLF001 - TFX's DoFns, TFX's header aside
+    def __init__(self, exec_properties: dict[str, Any], split_pattern: str):
+        super().__init__(exec_properties, split_pattern)
+        self._typed = typed_columns(exec_properties)
+
     def expand(self, pipeline: beam.Pipeline) -> beam.pvalue.PCollection:
         files = fileio.glob(self._csv_pattern)
         if not files:
@@ -96,11 +133,24 @@ class _CsvToExample(tfx_csv._CsvToExample):  # noqa: SLF001 - TFX's DoFns, TFX's
             parsed
             | "InferColumnTypes"
             >> beam.CombineGlobally(csv_decoder.ColumnTypeInferrer(names, skip_blank_lines=True))
+            | "TextColumns" >> beam.Map(_as_text, self._typed)
         )
         return parsed | "ToTFExample" >> beam.ParDo(
             tfx_csv._ParsedCsvToTfExample(),  # noqa: SLF001
             column_infos,
         )
+
+
+def _as_text(infos: list, typed: "set[str] | None") -> list:
+    """Column infos with every column outside ``typed`` (None: none) read as text."""
+    if typed is None:
+        return infos
+    return [
+        info
+        if info.name in typed
+        else csv_decoder.ColumnInfo(info.name, csv_decoder.ColumnType.STRING)
+        for info in infos
+    ]
 
 
 class Executor(tfx_csv.Executor):

@@ -45,6 +45,9 @@ DRIFT_THRESHOLD = 0.2
 REGRESSION_BUCKETS = 10
 # A bucket with no row counts as this share, so that PSI stays finite.
 _EMPTY_SHARE = 1e-4
+# Fewer new rows than this per bucket give no index: empty buckets of a small
+# sample would read as drift.
+MIN_ROWS_PER_BUCKET = 10
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,6 +197,7 @@ def reference_distribution(label: Label, predictions: Sequence[Any]) -> Distribu
     if label.task != "regression":
         return Distribution(label.class_names, (0,) * len(label.class_names)).count(predictions)
     values = np.asarray(predictions, dtype=np.float64)
+    values = values[np.isfinite(values)]  # a NaN has no place among the deciles
     quantiles = (
         np.quantile(values, np.linspace(0, 1, REGRESSION_BUCKETS + 1)[1:-1]) if len(values) else []
     )
@@ -240,8 +244,15 @@ class Drift:
     reference: Distribution | None
 
     @property
+    def min_rows(self) -> int:
+        """The fewest new rows that give an index."""
+        return MIN_ROWS_PER_BUCKET * len(self.current.buckets)
+
+    @property
     def index(self) -> float | None:
-        if self.reference is None or not self.current.rows or not self.reference.rows:
+        if self.reference is None or not self.reference.rows:
+            return None
+        if self.current.rows < self.min_rows:
             return None
         return stability_index(self.reference, self.current)
 
@@ -253,8 +264,13 @@ class Drift:
         """One line: the index and its reading, or why there is none."""
         if self.reference is None:
             return "no drift check: the model records no eval-split predictions (an older model)"
+        if not self.reference.rows:
+            return "no drift check: the model recorded no eval-split predictions (an empty split)"
         if self.index is None:
-            return "no drift check: no rows"
+            return (
+                f"no drift check: {self.current.rows} rows, fewer than the {self.min_rows} "
+                f"a stable index needs ({MIN_ROWS_PER_BUCKET} per bucket)"
+            )
         verdict = (
             f"drift: above {DRIFT_THRESHOLD}, the new rows are scored unlike the eval split's; "
             "check the data before trusting the predictions"

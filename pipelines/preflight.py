@@ -96,7 +96,7 @@ def csv_statistics(data_root: str, beam_args: "tuple[str, ...]" = ()):
     return statistics
 
 
-def check_project_store(metadata_path: str, pipeline_name: str) -> None:
+def check_project_store(metadata_path: str, project_name: str) -> None:
     """Refuses an output folder that holds another project's runs (and its pushed models).
 
     A project's train and predict pipelines share its folder.
@@ -104,11 +104,11 @@ def check_project_store(metadata_path: str, pipeline_name: str) -> None:
     from kubetfx.pipelines.definition.settings import project_pipelines
     from kubetfx.pipelines.history.metadata import recorded_pipelines
 
-    others = sorted(set(recorded_pipelines(metadata_path)) - project_pipelines(pipeline_name))
+    others = sorted(set(recorded_pipelines(metadata_path)) - project_pipelines(project_name))
     if others:
         raise UserError(
             f"{metadata_path} holds the runs of project {', '.join(others)}, not "
-            f"{pipeline_name}; pass another --output-dir, since each project keeps its runs "
+            f"{project_name}; pass another --output-dir, since each project keeps its runs "
             "and pushed models in a folder of its own"
         )
 

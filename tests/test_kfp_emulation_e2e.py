@@ -253,9 +253,9 @@ NEW_DATA_URI = "minio://mlpipeline/datasets/new/"
 
 @pytest.fixture(scope="module")
 def predict_run(workspace, first_run, predict_package, taxi_rows):
-    """300 new rows with an id column and no label, scored through the CLI."""
+    """300 new rows with an id column (zero-padded numbers) and no label, scored by the CLI."""
     header = ["trip_id", *(c for c in taxi_header() if c != TAXI.project.label.column)]
-    rows = [{**row, "trip_id": f"trip-{i}"} for i, row in enumerate(taxi_rows[2000:2300])]
+    rows = [{**row, "trip_id": f"{i:05d}"} for i, row in enumerate(taxi_rows[2000:2300])]
     folder = Path(object_path(str(workspace / "out" / "object_store"), NEW_DATA_URI))
     write_csv(folder / "new.csv", [{k: r[k] for k in header} for r in rows], header)
     result = run_kubetfx(

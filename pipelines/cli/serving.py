@@ -5,7 +5,7 @@ import os
 
 import click
 
-from kubetfx.pipelines.cli.common import CONFIG, cli, fail, load
+from kubetfx.pipelines.cli.common import CONFIG, cli, fail, load, quiet
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.serving import check as checks
 
@@ -189,7 +189,8 @@ def check(
     try:
         current = lib.from_manifest(from_file) if from_file else lib.from_cluster()
         lib.canary_of(current, "check")
-        batches = _examples(loaded, data_root, rows, batch_size)
+        with quiet():  # TensorFlow's import chatter
+            batches = _examples(loaded, data_root, rows, batch_size)
         with (
             contextlib.nullcontext({"stable": stable_url, "canary": canary_url})
             if stable_url
@@ -197,7 +198,14 @@ def check(
         ) as addresses:
             urls = {t: checks.predict_url(addresses[t], lib.MODEL_NAME) for t in checks.TRACKS}
             result = checks.compare(batches, urls, loaded.project.label.task, current.canary)
-        state = lib.record_check(current, result.to_json(), current.canary)
+        # Recorded on the state as it is now: a rollback meanwhile must not be undone.
+        latest = lib.from_manifest(from_file) if from_file else lib.from_cluster()
+        if latest is None or latest.describe() != current.describe():
+            now = latest.describe() if latest else "nothing is served"
+            raise UserError(
+                f"the rollout changed while the check ran (now: {now}); nothing was recorded"
+            )
+        state = lib.record_check(latest, result.to_json(), current.canary)
         if dry_run:
             click.echo(lib.render(state, manifests), nl=False)
         else:
@@ -212,7 +220,8 @@ def check(
     if found:
         fail(lib.CanaryRefused(f"canary {current.canary} fails the check: {'; '.join(found)}"))
     report(
-        f"kubetfx: canary {current.canary} passes the check; `kubetfx rollout promote` may go on"
+        f"kubetfx: canary {current.canary} passes the check (at most {max_error_rate:.1%} of "
+        f"requests failing, {max_disagreement:.1%} of rows disagreeing)"
     )
 
 

@@ -17,20 +17,37 @@ from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.project.loader import ProjectFile
 
 
-def read_csv(data: str, output_config: example_gen_pb2.Output | None = None):
+def read_csv(
+    data: str,
+    output_config: example_gen_pb2.Output | None = None,
+    typed: list[str] | None = None,
+):
     """CsvExampleGen over every ``*.csv`` file in ``data``, run by kubetfx's executor.
 
-    Without ``output_config`` the rows are hashed into train (2/3) and eval (1/3).
+    Without ``output_config`` the rows are hashed into train (2/3) and eval
+    (1/3). With ``typed``, only those columns get a type inferred; the others
+    are read as text, as written. The node id is CsvExampleGen either way.
     """
-    example_gen = tfx.components.CsvExampleGen(
-        input_base=data,
-        input_config=example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
-        ),
-        output_config=output_config,
+    from tfx.components.example_gen.component import FileBasedExampleGen
+
+    input_config = example_gen_pb2.Input(
+        splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
     )
-    example_gen.executor_spec = executor_spec.BeamExecutorSpec(csv_example_gen.Executor)
-    return example_gen
+    spec = executor_spec.BeamExecutorSpec(csv_example_gen.Executor)
+    if typed is None:
+        example_gen = tfx.components.CsvExampleGen(
+            input_base=data, input_config=input_config, output_config=output_config
+        )
+        example_gen.executor_spec = spec
+        return example_gen
+    # CsvExampleGen takes no custom_config; its parent does.
+    return FileBasedExampleGen(
+        input_base=data,
+        input_config=input_config,
+        output_config=output_config,
+        custom_config=csv_example_gen.typed_columns_config(typed),
+        custom_executor_spec=spec,
+    ).with_id("CsvExampleGen")
 
 
 def create_components(

@@ -1,6 +1,7 @@
 """The predict pipeline: new rows scored by the model serving now.
 
-CsvExampleGen (one split, every row) → StatisticsGen (the model's features) →
+CsvExampleGen (one split, every row; the model's features typed, the other
+columns read as text) → StatisticsGen (the model's features) →
 ImportSchemaGen (the reviewed schema, model features only: the label is not
 needed) → ExampleValidator → DataGate; LatestPushedModel → BulkInferrer →
 Predictions (the table and the prediction distribution).
@@ -44,6 +45,8 @@ def create_predict_components(
                 splits=[example_gen_pb2.SplitConfig.Split(name=SPLIT, hash_buckets=1)]
             )
         ),
+        # Ids and other columns pass through to the predictions as written.
+        typed=features,
     )
     statistics_gen = tfx.components.StatisticsGen(
         examples=example_gen.outputs["examples"],

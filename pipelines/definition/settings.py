@@ -15,10 +15,9 @@ METADATA_FILE = "metadata.db"
 PREDICT_SUFFIX = "-predict"
 
 
-def project_pipelines(pipeline_name: str) -> set[str]:
-    """The pipeline names of the project that ``pipeline_name`` (train or predict) belongs to."""
-    project = pipeline_name.removesuffix(PREDICT_SUFFIX)
-    return {pipeline_name, project, project + PREDICT_SUFFIX}
+def project_pipelines(project_name: str) -> set[str]:
+    """The names of a project's pipelines: train's (the project's own) and predict's."""
+    return {project_name, project_name + PREDICT_SUFFIX}
 
 
 def default_output_dir(project_path: str, bundled: bool) -> str:

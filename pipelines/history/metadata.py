@@ -124,7 +124,7 @@ def recorded_pipelines(metadata_path: str) -> list[str]:
 def run_ids(store: RunStore, pipeline_name: str | None = None) -> list[str]:
     """Ids of the project's runs, train and predict (of every pipeline's, for None), newest first.
 
-    ``pipeline_name`` is the name of either of the project's pipelines.
+    ``pipeline_name`` is the project's name, which its train pipeline has.
     """
     return [run_id for run_id, _ in runs_by_pipeline(store, pipeline_name)]
 

@@ -28,6 +28,8 @@ FINGERPRINT_TASK = "DataFingerprint"
 FINGERPRINT_COMMAND = ["python", "-m", "kubetfx.components.data_fingerprint"]
 # The task that reads the data.
 EXAMPLE_GEN_TASK = "CsvExampleGen"
+# The predict pipeline's last task, which no train pipeline has.
+PREDICTIONS_TASK = "Predictions"
 
 # Extra outputs that the KFP dashboard renders, added to TFX tasks by the
 # compiler and written by the entrypoint: task -> {output name: schema title}.

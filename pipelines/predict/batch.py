@@ -33,7 +33,7 @@ import apache_beam as beam
 import tensorflow as tf
 
 from kubetfx.components import baseline
-from kubetfx.components.batch_predictions import count_predictions, read_counts
+from kubetfx.components.batch_predictions import count_predictions, csv_line, read_counts
 from kubetfx.components.errors import TaskError
 from kubetfx.components.predictions import (
     PREDICTION,
@@ -256,10 +256,10 @@ class _Job:
             if output_format == "csv":
                 _ = (
                     scored
-                    | "ToCsv" >> beam.Map(_csv_line)
+                    | "ToCsv" >> beam.Map(csv_line)
                     | "Write"
                     >> beam.io.WriteToText(
-                        path, num_shards=1, shard_name_template="", header=_csv_line(self.columns)
+                        path, num_shards=1, shard_name_template="", header=csv_line(self.columns)
                     )
                 )
             else:
@@ -285,12 +285,6 @@ class _Job:
 
 def _record(row: tuple, names: list[str]) -> dict:
     return dict(zip(names, row, strict=True))
-
-
-def _csv_line(values) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(values)
-    return buffer.getvalue()
 
 
 class _ToKeyedExample(beam.DoFn):

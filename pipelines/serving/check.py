@@ -17,9 +17,12 @@ import base64
 import contextlib
 import csv
 import dataclasses
+import http.client
 import json
+import os
 import re
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +34,10 @@ TRACKS = ("stable", "canary")
 # promote refuses a canary above these, unless --force.
 MAX_ERROR_RATE = 0.01
 MAX_DISAGREEMENT = 0.10
-# Regression predictions this far apart (relative to the larger) disagree.
+# A check compares at least this many rows, or it does not pass.
+MIN_ROWS = 100
+# Regression predictions this far apart (relative to the larger, or near zero to
+# the spread of the stable track's answers in the batch) disagree.
 REGRESSION_TOLERANCE = 0.05
 REST_PORT = 8501
 SIGNATURE = "serving_default"
@@ -112,6 +118,8 @@ def problems(
         )
     if not check.compared:
         found.append("no row was answered by both tracks")
+    elif check.compared < MIN_ROWS:
+        found.append(f"only {check.compared} rows were compared; a check needs {MIN_ROWS}")
     elif check.disagreement > max_disagreement:
         found.append(
             f"its predictions disagree with the stable track's on {check.disagreement:.1%} of "
@@ -143,22 +151,34 @@ def post(url: str, body: bytes, timeout: float) -> tuple[list | None, float]:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) given
             answer = json.loads(response.read())
         predictions = answer["predictions"]
-    except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError):
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError, KeyError):
+        return None, time.monotonic() - started
+    except TypeError:  # an answer without a "predictions" list
         return None, time.monotonic() - started
     return predictions, time.monotonic() - started
 
 
 def disagree(task: str, stable, canary):
-    """Per row, whether the two tracks' outputs predict differently."""
+    """Per row, whether the two tracks' outputs predict differently.
+
+    A row either track answers with a value that is not a finite number
+    (NaN, infinity) disagrees.
+    """
     import numpy as np
 
-    if task == "regression":
-        a, b = stable.reshape(-1), canary.reshape(-1)
-        scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), 1e-9)
-        return np.abs(a - b) > REGRESSION_TOLERANCE * scale
-    if task == "binary":
-        return (stable.reshape(-1) >= 0.5) != (canary.reshape(-1) >= 0.5)
-    return np.argmax(stable, axis=1) != np.argmax(canary, axis=1)
+    broken = ~(np.isfinite(stable).all(axis=1) & np.isfinite(canary).all(axis=1))
+    with np.errstate(invalid="ignore"):
+        if task == "regression":
+            a, b = stable[:, 0], canary[:, 0]
+            # Relative to the larger value, or near zero to the spread of the stable answers.
+            spread = float(np.nanstd(a)) if np.isfinite(a).any() else 0.0
+            scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), max(spread, 1e-9))
+            differ = np.abs(a - b) > REGRESSION_TOLERANCE * scale
+        elif task == "binary":
+            differ = (stable[:, 0] >= 0.5) != (canary[:, 0] >= 0.5)
+        else:
+            differ = np.argmax(stable, axis=1) != np.argmax(canary, axis=1)
+    return broken | differ
 
 
 def percentiles(seconds: list[float]) -> tuple[float, float, float]:
@@ -189,12 +209,14 @@ def compare(
         answers = {}
         for track in TRACKS:
             predictions, seconds = post(urls[track], body, timeout)
-            if predictions is None or len(predictions) != len(batch):
+            try:
+                scores = np.asarray(predictions, dtype=np.float64).reshape(len(batch), -1)
+            except (TypeError, ValueError):  # no answer, or not one list of numbers per row
                 errors[track] += 1
                 continue
             times[track].append(seconds)
-            answers[track] = np.asarray(predictions, dtype=np.float64).reshape(len(batch), -1)
-        if len(answers) == len(TRACKS):
+            answers[track] = scores
+        if len(answers) == len(TRACKS) and answers["stable"].shape == answers["canary"].shape:
             compared += len(batch)
             disagreeing += int(disagree(task, answers["stable"], answers["canary"]).sum())
     stats = {t: TrackStats(len(batches), errors[t], percentiles(times[t])) for t in TRACKS}
@@ -216,11 +238,22 @@ def examples_from_csv(
     files: list[str], types: dict[str, int], limit: int, batch_size: int
 ) -> list[list[bytes]]:
     """Up to ``limit`` rows of ``files`` as serialized examples, in batches."""
+    try:
+        return _batches(files, types, limit, batch_size)
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"a file in the data is not UTF-8 text ({error.reason}); save it as UTF-8"
+        ) from None
+
+
+def _batches(
+    files: list[str], types: dict[str, int], limit: int, batch_size: int
+) -> list[list[bytes]]:
     from kubetfx.components.predictions import to_example
 
     examples: list[bytes] = []
     for path in files:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open(path, newline="", encoding="utf-8-sig", errors="strict") as f:
             reader = csv.reader(f)
             header = [name.strip() for name in next(reader, [])]
             for cells in reader:
@@ -248,44 +281,59 @@ def examples_from_csv(
 
 @contextlib.contextmanager
 def port_forwards(namespace: str, service_prefix: str) -> Iterator[dict[str, str]]:
-    """A local address per track, forwarded by kubectl to the track's Service."""
-    processes = []
-    try:
-        addresses = {}
-        for track in TRACKS:
-            try:
-                process = subprocess.Popen(
-                    [
-                        "kubectl",
-                        "port-forward",
-                        "-n",
-                        namespace,
-                        f"service/{service_prefix}-{track}",
-                        f":{REST_PORT}",
-                    ],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
-            except FileNotFoundError:
-                raise UserError(
-                    "kubectl is not installed; give --stable-url and --canary-url instead"
-                ) from None
-            processes.append(process)
-            line = process.stdout.readline() if process.stdout else ""
-            port = re.search(r"127\.0\.0\.1:(\d+)", line)
-            if not port:
+    """A local address per track, forwarded by kubectl to the track's Service.
+
+    kubectl writes a line for every connection it forwards; its output goes to
+    files, so that a long check never blocks it on a full pipe.
+    """
+    processes: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory(prefix="kubetfx-forward-") as folder:
+        try:
+            addresses = {}
+            for track in TRACKS:
+                out_path = os.path.join(folder, f"{track}.out")
+                with open(out_path, "w") as out, open(out_path + ".err", "w") as err:
+                    try:
+                        process = subprocess.Popen(
+                            [
+                                "kubectl", "port-forward", "-n", namespace,
+                                f"service/{service_prefix}-{track}", f":{REST_PORT}",
+                            ],
+                            stdout=out,
+                            stderr=err,
+                        )  # fmt: skip
+                    except FileNotFoundError:
+                        raise UserError(
+                            "kubectl is not installed; give --stable-url and --canary-url instead"
+                        ) from None
+                processes.append(process)
+                addresses[track] = f"http://127.0.0.1:{_forwarded_port(process, out_path, track)}"
+            yield addresses
+        finally:
+            for process in processes:
                 process.terminate()
-                error = (process.stderr.read() if process.stderr else "") or line
-                reason = error.strip().splitlines()[0] if error.strip() else "no output"
-                raise UserError(
-                    f"kubectl port-forward to the {track} track's Service failed: {reason}; "
-                    "or give --stable-url and --canary-url"
-                )
-            addresses[track] = f"http://127.0.0.1:{port.group(1)}"
-        yield addresses
-    finally:
-        for process in processes:
-            process.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=5)
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def _forwarded_port(process: subprocess.Popen, out_path: str, track: str) -> str:
+    """The local port kubectl reports forwarding from, once it does (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with open(out_path) as f:
+            port = re.search(r"127\.0\.0\.1:(\d+)", f.read())
+        if port:
+            return port.group(1)
+        if process.poll() is not None:
+            break
+        time.sleep(0.1)
+    with open(out_path + ".err") as f:
+        error = f.read().strip()
+    reason = error.splitlines()[0] if error else "it reported no port within 30 s"
+    raise UserError(
+        f"kubectl port-forward to the {track} track's Service failed: {reason}; "
+        "or give --stable-url and --canary-url"
+    )

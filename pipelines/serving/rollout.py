@@ -102,18 +102,32 @@ def promote(
     from kubetfx.pipelines.serving import check as checks
 
     canary = canary_of(current, "promote")
+    if force:
+        return Rollout(canary.canary, canary.canary, 0)
     found = checks.problems(
-        checks.CanaryCheck.from_json(canary.check) if canary.check else None,
+        _recorded_check(canary.check),
         canary.canary,
         checks.MAX_ERROR_RATE if max_error_rate is None else max_error_rate,
         checks.MAX_DISAGREEMENT if max_disagreement is None else max_disagreement,
     )
-    if found and not force:
+    if found:
         raise CanaryRefused(
             f"not promoting canary {canary.canary}: {'; '.join(found)}; run `kubetfx rollout "
             "check --data DIR`, roll it back, or pass --force"
         )
     return Rollout(canary.canary, canary.canary, 0)
+
+
+def _recorded_check(text: str):
+    """The check recorded on the route; None when there is none or it cannot be read."""
+    from kubetfx.pipelines.serving import check as checks
+
+    if not text:
+        return None
+    try:
+        return checks.CanaryCheck.from_json(text)
+    except (ValueError, KeyError, TypeError):
+        return None  # written by hand or by another version: the canary counts as unchecked
 
 
 def record_check(current: Rollout | None, result: str, version: str) -> Rollout:
@@ -125,9 +139,12 @@ def record_check(current: Rollout | None, result: str, version: str) -> Rollout:
 
 
 def rollback(current: Rollout | None) -> Rollout:
-    """The canary gets no requests at once; the stable track is untouched."""
+    """The canary gets no requests at once; the stable track is untouched.
+
+    Its check is dropped: taking requests again, it is checked again first.
+    """
     canary = canary_of(current, "roll back")
-    return dataclasses.replace(canary, percent=0)
+    return dataclasses.replace(canary, percent=0, check="")
 
 
 class CanaryRefused(UserError):

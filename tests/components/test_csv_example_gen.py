@@ -13,7 +13,7 @@ from kubetfx.components import csv_example_gen
 from kubetfx.components.errors import TaskError
 
 
-def _example_gen(data, out):
+def _example_gen(data, out, custom_config=None):
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
     input_config = example_gen_pb2.Input(
@@ -33,6 +33,7 @@ def _example_gen(data, out):
             "output_config": proto_utils.proto_to_json(output_config),
             "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
             "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+            "custom_config": proto_utils.proto_to_json(custom_config) if custom_config else None,
         },
     )
     return examples
@@ -76,3 +77,17 @@ def test_a_row_with_the_wrong_number_of_fields_is_named_by_file_and_line(tmp_pat
         f"{data / 'b.csv'} line 4 has {fields} fields but the header has 3 columns; fix or "
         "remove that row (a value with a comma needs double quotes), then re-run"
     )
+
+
+def test_only_the_typed_columns_get_a_type_and_the_others_stay_as_written(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("zip,fare,amount\n02139,1.5,1234567.89\n10001,2,3\n")
+    config = csv_example_gen.typed_columns_config(["fare"])
+    records = _records(_example_gen(data, tmp_path / "out", config))
+    by_zip = {r.features.feature["zip"].bytes_list.value[0]: r for r in records}
+    assert set(by_zip) == {b"02139", b"10001"}  # text: the leading zero is kept
+    assert list(by_zip[b"02139"].features.feature["amount"].bytes_list.value) == [b"1234567.89"]
+    assert list(by_zip[b"02139"].features.feature["fare"].float_list.value) == [1.5]
+    untyped = _records(_example_gen(data, tmp_path / "all"))
+    assert {r.features.feature["zip"].int64_list.value[0] for r in untyped} == {2139, 10001}

@@ -107,3 +107,21 @@ def test_the_reference_round_trips_through_the_model_folder(tmp_path):
     reference = predictions.reference_distribution(Label("regression", "y", ()), [1.0, 2.0, 3.0])
     predictions.write_reference(str(tmp_path), reference)
     assert predictions.read_reference(str(tmp_path)) == reference
+
+
+def test_too_few_new_rows_give_no_index_rather_than_a_false_alarm():
+    label = Label("regression", "y", ())
+    reference = predictions.reference_distribution(label, list(range(1000)))
+    few = predictions.Drift(reference.empty().count([1.0] * 99), reference)
+    assert few.index is None and not few.drifted
+    assert few.summary() == (
+        "no drift check: 99 rows, fewer than the 100 a stable index needs (10 per bucket)"
+    )
+    assert predictions.Drift(reference.empty().count(range(0, 1000, 10)), reference).index < 0.01
+
+
+def test_nan_eval_predictions_are_left_out_of_the_deciles():
+    reference = predictions.reference_distribution(
+        Label("regression", "y", ()), [float("nan"), 1.0, 2.0, 3.0]
+    )
+    assert reference.rows == 3 and all(math.isfinite(e) for e in reference.edges)

@@ -105,3 +105,8 @@ def test_one_output_folder_holds_one_project(tmp_path):
     preflight.check_project_store(str(database), "kubetfx-taxi")
     with pytest.raises(UserError, match="holds the runs of project kubetfx-taxi, not iris"):
         preflight.check_project_store(str(database), "iris")
+    # A project's predict pipeline shares its folder; a project named like one does not.
+    _store_of(database, "kubetfx-taxi-predict")
+    preflight.check_project_store(str(database), "kubetfx-taxi")
+    with pytest.raises(UserError, match="holds the runs of project kubetfx-taxi, "):
+        preflight.check_project_store(str(database), "kubetfx-taxi-predict")

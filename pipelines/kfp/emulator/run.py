@@ -26,7 +26,7 @@ from typing import IO, Any
 from kubetfx.components.kfp_contract import OBJECT_STORE_SCHEMES, schema_title
 from kubetfx.pipelines.console import last_exception
 from kubetfx.pipelines.definition import lock
-from kubetfx.pipelines.definition.settings import METADATA_FILE
+from kubetfx.pipelines.definition.settings import METADATA_FILE, PREDICT_SUFFIX
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import package as kfp_package
 from kubetfx.pipelines.kfp import spec as contract
@@ -96,7 +96,14 @@ class Emulator:
         self.pipeline_name = self.pipeline_spec["pipelineInfo"]["name"]
         metadata_path = os.path.join(self.output_dir, METADATA_FILE)
         check_metadata_layout(metadata_path, "kfp")
-        check_project_store(metadata_path, self.pipeline_name)
+        # The predict pipeline (its last task is Predictions) is the project's name + suffix.
+        tasks = self.pipeline_spec["root"]["dag"]["tasks"]
+        project = (
+            self.pipeline_name.removesuffix(PREDICT_SUFFIX)
+            if contract.PREDICTIONS_TASK in tasks
+            else self.pipeline_name
+        )
+        check_project_store(metadata_path, project)
         self.enable_cache = enable_cache
         self.pipeline_root = pipeline_root.rstrip("/")
         self.parallelism = max(1, parallelism)

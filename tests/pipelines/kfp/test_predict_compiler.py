@@ -79,6 +79,10 @@ def test_its_parameters_are_the_data_and_the_serving_folder(spec):
 
 
 def test_every_row_is_one_split_and_the_label_is_not_needed(spec):
+    custom_config = json.loads(_exec_property(spec, "CsvExampleGen", "custom_config"))
+    features = [f for f in TAXI.project.features if f != TAXI.project.label.column]
+    # Only the model's features are typed: ids and other columns pass through as written.
+    assert custom_config["custom_config"]["value"]["typed_columns"] == features
     output_config = json.loads(_exec_property(spec, "CsvExampleGen", "output_config"))
     assert output_config == {"split_config": {"splits": [{"hash_buckets": 1, "name": "predict"}]}}
     schema = text_format.Parse(

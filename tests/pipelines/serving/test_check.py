@@ -32,6 +32,17 @@ def test_rows_disagree_on_another_class_or_a_value_too_far_apart():
     assert regression.tolist() == [False, True]  # within, then beyond 5% of the larger
 
 
+def test_an_answer_that_is_not_a_finite_number_disagrees():
+    nan = float("nan")
+    for task in ("binary", "regression"):
+        stable = np.array([[0.2], [0.7], [nan]])
+        canary = np.array([[nan], [0.7], [0.2]])
+        assert checks.disagree(task, stable, canary).tolist() == [True, False, True]
+    assert checks.disagree(
+        "multiclass", np.array([[0.1, 0.9]]), np.array([[nan, 0.1]])
+    ).tolist() == [True]
+
+
 def _check(version="200", errors=0, disagreement=0.0, compared=100):
     stats = checks.TrackStats(10, 0, (1.0, 2.0, 3.0))
     canary = checks.TrackStats(10, errors, (1.5, 2.5, 3.5))
@@ -48,6 +59,22 @@ def test_the_gate_names_each_reason_a_canary_is_not_promoted():
     ]
     assert checks.problems(_check(disagreement=0.25), "200", max_disagreement=0.3) == []
     assert checks.problems(_check(compared=0), "200") == ["no row was answered by both tracks"]
+
+
+def test_too_few_rows_do_not_pass():
+    assert checks.problems(_check(compared=50), "200") == [
+        "only 50 rows were compared; a check needs 100"
+    ]
+
+
+def test_a_rollback_drops_the_check_and_an_unreadable_one_counts_as_none():
+    checked = rollout.Rollout("1", "200", 10, _check().to_json())
+    assert rollout.promote(checked) == rollout.Rollout("200", "200", 0)
+    assert rollout.rollback(checked).check == ""
+    edited = rollout.Rollout("1", "200", 10, "skip")
+    with pytest.raises(rollout.CanaryRefused, match="canary 200 has not been checked"):
+        rollout.promote(edited)
+    assert rollout.promote(edited, force=True).stable == "200"
 
 
 def test_a_check_round_trips_through_its_annotation():
@@ -79,8 +106,8 @@ def _failing_every(n: int, answer):
 
 @pytest.fixture()
 def data(tmp_path):
-    """120 taxi rows without the label."""
-    lines = TAXI_CSV.read_text().splitlines()[:121]
+    """200 taxi rows."""
+    lines = TAXI_CSV.read_text().splitlines()[:201]
     folder = tmp_path / "rows"
     folder.mkdir()
     (folder / "rows.csv").write_text("\n".join(lines) + "\n")
@@ -124,12 +151,12 @@ def test_a_canary_that_agrees_passes_and_may_be_promoted(tmp_path, data, canary_
     assert result.exit_code == 0, result.stderr
     report = result.stderr.splitlines()
     assert report[0] == "kubetfx: checked canary 200 against stable 1:"
-    assert report[1].startswith("  stable  12 requests, 0 failed (0.0%); latency p50 ")
-    assert report[3] == "  120 of 120 rows answered by both; the predictions disagree on 0.0%"
+    assert report[1].startswith("  stable  20 requests, 0 failed (0.0%); latency p50 ")
+    assert report[3] == "  200 of 200 rows answered by both; the predictions disagree on 0.0%"
     assert report[-1].startswith("kubetfx: canary 200 passes the check")
     state = rollout.from_manifest(str(recorded))
     assert (state.stable, state.canary, state.percent) == ("1", "200", 10)  # only the check is new
-    assert checks.CanaryCheck.from_json(state.check).rows == 120
+    assert checks.CanaryCheck.from_json(state.check).rows == 200
 
     promoted = CliRunner().invoke(cli, ["rollout", "promote", "--from", str(recorded), "--dry-run"])
     assert promoted.exit_code == 0, promoted.output
