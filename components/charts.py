@@ -160,6 +160,25 @@ def distribution(
     return _to_svg(figure, label)
 
 
+def trial_scores(trials: Sequence[str], scores: Sequence[float], label: str) -> str:
+    """The tuner's objective per trial, as dots joined in the order the trials ran."""
+    from matplotlib.figure import Figure
+
+    if not scores:
+        return ""
+    with _style():
+        figure = Figure(figsize=(4.0, 1.6))
+        axes = figure.add_axes((0.14, 0.22, 0.82, 0.72))
+        positions = list(range(len(scores)))
+        axes.plot(positions, scores, color=_BLUE, marker="o", linewidth=1)
+        axes.set_xticks(positions, list(trials))
+        axes.set_xlabel("trial")
+        axes.set_ylabel("objective")
+        for side in ("right", "top"):
+            axes.spines[side].set_visible(False)
+    return _to_svg(figure, label)
+
+
 def pipeline_graph(
     nodes: Sequence[tuple[str, str, float]], edges: Iterable[tuple[str, str]]
 ) -> str:

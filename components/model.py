@@ -37,6 +37,11 @@ from kubetfx.components.project import (
 )
 
 DEFAULT_BATCH_SIZE = 64
+# The names of the tuned settings among the Tuner's hyperparameters (components/tuning.py).
+LEARNING_RATE = "learning_rate"
+TRAIN_STEPS = "train_steps"
+HIDDEN_UNITS = "hidden_units"  # "100,70,50": KerasTuner chooses among scalars
+DROPOUT = "dropout"
 # Batches read to find a regression label's mean and spread.
 LABEL_SCALE_BATCHES = 100
 
@@ -48,6 +53,25 @@ def require_keras_2() -> None:
             f"tf.keras is {tf.keras.__name__} (Keras 3), but TFX 1.16 needs Keras 2: "
             "set TF_USE_LEGACY_KERAS=1 before TensorFlow is imported and install tf-keras"
         )
+
+
+def hidden_units_text(units: list[int]) -> str:
+    return ",".join(str(u) for u in units)
+
+
+def with_hyperparameters(
+    values: dict[str, Any], settings: ModelSettings, train_steps: int
+) -> tuple[ModelSettings, int]:
+    """``(model settings, train steps)`` with tuned ``values`` in place of the project's."""
+    updates: dict[str, Any] = {}
+    if LEARNING_RATE in values:
+        updates["learning_rate"] = float(values[LEARNING_RATE])
+    if DROPOUT in values:
+        updates["dropout"] = float(values[DROPOUT])
+    if HIDDEN_UNITS in values:
+        updates["hidden_units"] = [int(u) for u in str(values[HIDDEN_UNITS]).split(",")]
+    steps = int(values.get(TRAIN_STEPS, train_steps))
+    return ModelSettings.model_validate({**settings.model_dump(), **updates}), steps
 
 
 def input_fn(
@@ -135,6 +159,8 @@ def build_keras_model(
     deep = _concatenate(list(numeric.values()) or one_hot)
     for units in settings.hidden_units:
         deep = tf.keras.layers.Dense(units, activation="relu")(deep)
+        if settings.dropout > 0:
+            deep = tf.keras.layers.Dropout(settings.dropout)(deep)
     last = _concatenate([deep, *one_hot])
 
     label = preparation.label
@@ -229,7 +255,11 @@ def run_fn(fn_args: FnArgs) -> None:
     require_keras_2()
     config = fn_args.custom_config or {}
     preparation = Preparation.model_validate(config["preparation"])
-    settings = ModelSettings.model_validate(config.get("model", {}))
+    # The Tuner's best values, when the Trainer is given them, replace the project's.
+    tuned = (fn_args.hyperparameters or {}).get("values", {})
+    settings, train_steps = with_hyperparameters(
+        tuned, ModelSettings.model_validate(config.get("model", {})), fn_args.train_steps
+    )
     batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     label_column = preparation.label.column
@@ -246,7 +276,7 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     model.fit(
         train_dataset,
-        steps_per_epoch=fn_args.train_steps,
+        steps_per_epoch=train_steps,
         validation_data=dataset(fn_args.eval_files),
         validation_steps=fn_args.eval_steps,
         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],

@@ -222,17 +222,83 @@ def label_weight_name(column: str) -> str:
 # -- training and evaluation ----------------------------------------------------
 
 
+HiddenUnits = Annotated[
+    list[Annotated[int, Field(ge=1, le=65_536)]], Field(min_length=1, max_length=16)
+]
+LearningRate = Annotated[float, Field(gt=0.0, le=1.0)]
+Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
+TrainSteps = Annotated[int, Field(ge=1, le=10_000_000)]
+
+
 class ModelSettings(_Settings):
-    hidden_units: list[Annotated[int, Field(ge=1, le=65_536)]] = Field(
-        default=[100, 70, 50, 25], min_length=1, max_length=16
-    )
-    learning_rate: float = Field(0.001, gt=0.0, le=1.0)
+    hidden_units: HiddenUnits = [100, 70, 50, 25]
+    learning_rate: LearningRate = 0.001
+    dropout: Dropout = 0.0  # the share of each hidden layer's outputs dropped in training
 
 
 class Training(_Settings):
-    train_steps: int = Field(1000, ge=1, le=10_000_000)
+    train_steps: TrainSteps = 1000
     eval_steps: int = Field(100, ge=1, le=1_000_000)
     batch_size: int = Field(64, ge=1, le=65_536)
+
+
+class Range(_Settings):
+    """Values from ``min`` to ``max``, sampled evenly, or evenly in their logarithm."""
+
+    min: float
+    max: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Range":
+        # ValueError: pydantic names the range's place in the file.
+        if not self.min < self.max:
+            raise ValueError(f"max ({self.max}) must be above min ({self.min})")
+        if self.log and self.min <= 0:
+            raise ValueError("a log range needs a min above 0")
+        return self
+
+
+class Tuning(_Settings):
+    """The search ``kubetfx run --tune`` runs: each setting a list of values or a range.
+
+    A setting left out is not searched: the model's or training's own value holds.
+    """
+
+    max_trials: int = Field(10, ge=1, le=1000)
+    # The eval-split measure the trials are ranked by: "loss", or a metric of the task.
+    objective: str = "loss"
+    learning_rate: Range | list[LearningRate] | None = None
+    train_steps: list[TrainSteps] | None = Field(None, min_length=1)
+    hidden_units: list[HiddenUnits] | None = Field(None, min_length=1)
+    dropout: Range | list[Dropout] | None = None
+
+    @model_validator(mode="after")
+    def _within_bounds(self) -> "Tuning":
+        for name, within in (
+            ("learning_rate", "above 0 and at most 1"),
+            ("dropout", "from 0 up to, not including, 1"),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, list) and not value:
+                raise ValueError(f"{name} needs at least one value")
+            if isinstance(value, Range):
+                low_ok = value.min > 0 if name == "learning_rate" else value.min >= 0
+                high_ok = value.max <= 1 if name == "learning_rate" else value.max < 1
+                if not (low_ok and high_ok):
+                    raise ValueError(f"{name} must lie {within}")
+        if not self.searched:
+            raise ValueError(
+                "name at least one setting to search: learning_rate, train_steps, "
+                "hidden_units or dropout"
+            )
+        return self
+
+    @property
+    def searched(self) -> list[str]:
+        """The settings the search varies."""
+        names = ("learning_rate", "train_steps", "hidden_units", "dropout")
+        return [n for n in names if getattr(self, n) is not None]
 
 
 class Gate(_Settings):
@@ -280,6 +346,7 @@ class Project(Preparation):
     training: Training = Training()
     evaluation: Evaluation
     code: Code = Code()
+    tuning: Tuning | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -301,6 +368,12 @@ class Project(Preparation):
             raise ProjectError(
                 ("evaluation", "gate", "threshold"),
                 f"{gate.metric} lies between 0 and 1, so must its threshold (got {gate.threshold})",
+            )
+        if self.tuning and self.tuning.objective not in ("loss", *metrics):
+            raise ProjectError(
+                ("tuning", "objective"),
+                f"{self.tuning.objective} is not a measure of a {task} task; use loss or one of "
+                + ", ".join(metrics),
             )
         if not metrics[gate.metric].bounded and gate.threshold < 0:
             raise ProjectError(

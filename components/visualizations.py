@@ -31,6 +31,12 @@ def render(
         return statistics_html(outputs["statistics"][0])
     if "anomalies" in outputs:
         return anomalies_markdown(outputs["anomalies"][0])
+    if "best_hyperparameters" in outputs:
+        trials = tuning_trials(outputs["tuner_results"][0].uri)
+        chosen = tuned_values(outputs["best_hyperparameters"][0].uri)
+        if schema_title == "system.Metrics":
+            return best_trial_metrics(trials)
+        return tuning_markdown(trials, chosen)
     if "predictions" in outputs:
         from kubetfx.components.batch_predictions import read_distribution
 
@@ -194,6 +200,92 @@ def anomalies_markdown(anomalies: types.Artifact) -> str:
         else ("**The data matches the schema.**")
     )
     return "\n".join([lines[0], "", verdict, *lines[1:]])
+
+
+# Tuning -----------------------------------------------------------------------
+
+
+def tuning_trials(results_uri: str) -> list[dict[str, Any]]:
+    """The Tuner's completed trials, best first: trial_id, score and the values tried."""
+    import json
+    import os
+
+    from tfx.dsl.io import fileio
+
+    path = os.path.join(results_uri, "tuner_results.json")
+    if not fileio.exists(path):
+        return []
+    with fileio.open(path) as f:
+        return json.loads(f.read())
+
+
+def tuned_values(best_uri: str) -> dict[str, Any]:
+    """The values the Trainer trains with, from the Tuner's best_hyperparameters."""
+    import json
+    import os
+
+    from tfx.dsl.io import fileio
+
+    path = os.path.join(best_uri, "best_hyperparameters.txt")
+    if not fileio.exists(path):
+        return {}
+    with fileio.open(path) as f:
+        return json.loads(f.read()).get("values", {})
+
+
+def best_trial_metrics(trials: list[dict[str, Any]]) -> dict[str, float]:
+    """The dashboard's numbers of the best trial: its score and its numeric values."""
+    if not trials:
+        return {}
+    best = trials[0]
+    metrics = {"best_trial_score": float(best["score"]), "trials": float(len(trials))}
+    for name, value in best.items():
+        if name not in ("trial_id", "score") and isinstance(value, int | float):
+            metrics[f"best_{name}"] = float(value)
+    return metrics
+
+
+def _value(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def tuning_markdown(trials: list[dict[str, Any]], chosen: dict[str, Any]) -> str:
+    """The trials, best first, and the values the Trainer trains with."""
+    names = list(dict.fromkeys(k for t in trials for k in t if k not in ("trial_id", "score")))
+    lines = ["# Tuning", ""]
+    if chosen:
+        values = ", ".join(f"{_cell(k)} = {_cell(_value(v))}" for k, v in chosen.items())
+        lines += [f"**The Trainer trains with:** {values}", ""]
+    if not trials:
+        return "\n".join([*lines, "No trial completed."])
+    lines += [
+        "Score: the project's tuning objective on the eval split, best trial first.",
+        "",
+        "| trial | score | " + " | ".join(_cell(n) for n in names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for trial in trials:
+        cells = " | ".join(_cell(_value(trial.get(n, ""))) for n in names)
+        lines.append(f"| {_cell(str(trial['trial_id']))} | {trial['score']:.4f} | {cells} |")
+    return "\n".join(lines)
+
+
+def tuning_sections(trials: list[dict[str, Any]], chosen: dict[str, Any]) -> str:
+    """The report's tuning section: the trials' scores as a chart, then the table."""
+    import markdown
+
+    ordered = sorted(
+        trials, key=lambda t: int(t["trial_id"]) if str(t["trial_id"]).isdigit() else 0
+    )
+    chart = charts.trial_scores(
+        [str(t["trial_id"]) for t in ordered],
+        [float(t["score"]) for t in ordered],
+        "The objective of each trial, in the order they ran",
+    )
+    text = markdown.markdown(
+        tuning_markdown(trials, chosen).replace("# ", "## ", 1), extensions=["tables"]
+    )
+    return text.replace("<table>", chart + "<table>", 1) if "<table>" in text else text
 
 
 # Predictions ------------------------------------------------------------------

@@ -36,6 +36,18 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
     "./kubetfx_output]",
 )
 @training_options
+@click.option(
+    "--tune",
+    is_flag=True,
+    help="Search the project's tuning section (a Tuner before the Trainer), then train with "
+    "the best values; later runs without --tune train with them too.",
+)
+@click.option(
+    "--max-trials",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="With --tune: at most this many trials.  [default: the project's tuning.max_trials]",
+)
 @BEAM_ARGS
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
@@ -48,6 +60,8 @@ def run(
     eval_steps,
     min_accuracy,
     schema_file,
+    tune,
+    max_trials,
     beam_args: str,
     verbose,
 ) -> None:
@@ -79,7 +93,14 @@ def run(
         loaded = runner.local_data(loaded)
     except UserError as e:
         fail(e)
-    settings = RunSettings(output_dir=output_dir_for(config_path, output_dir), beam_args=args)
+    if max_trials is not None and not tune:
+        fail(UserError("--max-trials applies to a tuned run; add --tune"))
+    settings = RunSettings(
+        output_dir=output_dir_for(config_path, output_dir),
+        beam_args=args,
+        tune=tune,
+        max_trials=max_trials,
+    )
     click.echo(f"kubetfx: running {loaded.project.name} on {loaded.project.data}")
     started = time.monotonic()
     try:

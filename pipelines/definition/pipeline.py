@@ -1,8 +1,12 @@
 """The pipeline: one definition, built from a project, for every runner.
 
 CsvExampleGen → StatisticsGen → ImportSchemaGen (the reviewed schema) →
-ExampleValidator → DataGate → Transform → Trainer → Evaluator (against
-LatestPushedModel) → Pusher.
+ExampleValidator → DataGate → Transform → [Tuner] → Trainer → Evaluator
+(against LatestPushedModel) → Pusher.
+
+With ``--tune`` the Tuner searches the project's tuning section and the
+Trainer trains with its best values; without, the Trainer trains with the
+values of the last tuned run (imported), or the project's own.
 """
 
 from tfx import v1 as tfx
@@ -15,6 +19,11 @@ from kubetfx.components.schema_import import ReviewedSchema
 from kubetfx.pipelines.definition import code
 from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.project.loader import ProjectFile
+
+# TFX's Tuner runs this search (the project's tuning section).
+TUNER_FN = "kubetfx.components.tuning.tuner_fn"
+# The importer of the last tuned values, in runs that do not tune.
+TUNED_NODE = "TunedHyperparameters"
 
 
 def read_csv(
@@ -83,8 +92,39 @@ def create_components(
     )
     transform.add_upstream_node(gate)
 
+    hyperparameters = None
+    if settings.tune:
+        tuner = tfx.components.Tuner(
+            tuner_fn=TUNER_FN,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(num_steps=project.training.train_steps),
+            eval_args=tfx.proto.EvalArgs(num_steps=project.training.eval_steps),
+            custom_config={
+                "preparation": preparation,
+                "model": project.model.model_dump(mode="json"),
+                "batch_size": project.training.batch_size,
+                "tuning": project.tuning.model_dump(mode="json") if project.tuning else None,
+                "max_trials": settings.max_trials,
+            },
+        )
+        hyperparameters = tuner.outputs["best_hyperparameters"]
+        tuning_nodes = [tuner]
+    elif settings.hyperparameters:
+        # The last tuned run's values; a new tuning is a new URI, so a new cache key.
+        tuned = tfx.dsl.Importer(
+            source_uri=settings.hyperparameters,
+            artifact_type=tfx.types.standard_artifacts.HyperParameters,
+        ).with_id(TUNED_NODE)
+        hyperparameters = tuned.outputs["result"]
+        tuning_nodes = [tuned]
+    else:
+        tuning_nodes = []
+
     trainer = tfx.components.Trainer(
         run_fn=run_fn.module_path,
+        hyperparameters=hyperparameters,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
@@ -128,6 +168,7 @@ def create_components(
         example_validator,
         gate,
         transform,
+        *tuning_nodes,
         trainer,
         pushed_model,
         model_evaluator,

@@ -322,3 +322,25 @@ def _outputs(store: RunStore, execution_id: int) -> dict[str, list[metadata_stor
 def latest_run(store: RunStore, pipeline_name: str | None = None) -> str | None:
     ids = run_ids(store, pipeline_name)
     return ids[0] if ids else None
+
+
+# The node that tunes, and its output the Trainer trains with.
+TUNER_NODE = "Tuner"
+BEST_HYPERPARAMETERS = "best_hyperparameters"
+
+
+def latest_tuned(metadata_path: str, pipeline_name: str) -> str | None:
+    """The URI of the best hyperparameters of the newest tuned run of a pipeline, if any."""
+    if pipeline_name not in recorded_pipelines(metadata_path):
+        return None
+    store = connect(metadata_path)
+    for run_id in run_ids(store, pipeline_name):
+        for execution in run_executions(store, run_id):
+            found = execution.outputs.get(BEST_HYPERPARAMETERS)
+            if (
+                execution.node_id == TUNER_NODE
+                and execution.state in ("complete", "cached")
+                and found
+            ):
+                return found[0].uri
+    return None

@@ -161,6 +161,16 @@ def build_report(output_dir: str, run_id: str, pipeline_name: str | None = None)
             + _markdown(visualizations.anomalies_markdown(artifact).replace("# ", "## ", 1))
             + "</section>"
         )
+    tuner = by_node.get("Tuner")
+    if tuner and tuner.outputs.get("tuner_results"):
+        body.append(
+            '<section id="tuning">'
+            + visualizations.tuning_sections(
+                visualizations.tuning_trials(tuner.outputs["tuner_results"][0].uri),
+                visualizations.tuned_values(tuner.outputs["best_hyperparameters"][0].uri),
+            )
+            + "</section>"
+        )
     evaluator = by_node.get("Evaluator")
     if evaluator and evaluator.outputs.get("evaluation"):
         evaluation = evaluator.outputs["evaluation"][0].uri

@@ -392,7 +392,7 @@ def _first_error(error: ValidationError, lines: dict[Loc, int]) -> tuple[Loc, st
         words = list(dict.fromkeys(_WORDS[e["type"]] for e in alternatives))
         expected = ", ".join(words[:-1]) + f" or {words[-1]}"
         return loc, f"{first['input']!r} is not {expected}"
-    message = first["msg"].replace("Input should be", "must be")
+    message = first["msg"].replace("Input should be", "must be").removeprefix("Value error, ")
     return loc, message[0].lower() + message[1:]
 
 

@@ -138,3 +138,40 @@ def test_the_preparation_round_trips_through_json_as_tasks_receive_it():
 def test_every_task_has_metrics_with_a_direction():
     assert set(TASK_METRICS) == {"binary", "multiclass", "regression"}
     assert not any(m.higher_is_better for m in TASK_METRICS["regression"])
+
+
+def test_a_tuning_section_lists_values_or_ranges_of_the_settings_it_searches():
+    tuning = _project(
+        tuning={
+            "objective": "sparse_categorical_accuracy",
+            "learning_rate": {"min": 0.0001, "max": 0.1, "log": True},
+            "hidden_units": [[64, 32], [16]],
+            "dropout": [0.0, 0.25],
+        }
+    ).tuning
+    assert tuning.searched == ["learning_rate", "hidden_units", "dropout"]
+    assert tuning.max_trials == 10 and tuning.train_steps is None
+    assert _project().tuning is None  # no tuning unless asked
+
+
+@pytest.mark.parametrize(
+    "tuning, message",
+    [
+        ({"learning_rate": {"min": 0.1, "max": 0.01}}, "max (0.01) must be above min (0.1)"),
+        ({"learning_rate": {"min": 0.0, "max": 0.1}}, "learning_rate must lie above 0"),
+        ({"dropout": {"min": 0.0, "max": 1.0}}, "dropout must lie from 0 up to"),
+        ({"dropout": {"min": 0.0, "max": 0.5, "log": True}}, "a log range needs a min above 0"),
+        ({"max_trials": 3}, "name at least one setting to search"),
+        ({"train_steps": [0]}, "greater than or equal to 1"),
+    ],
+)
+def test_a_search_that_cannot_run_is_refused(tuning, message):
+    with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        _project(tuning=tuning)
+
+
+def test_the_objective_is_the_loss_or_a_metric_of_the_task():
+    assert _project(tuning={"dropout": [0.1]}).tuning.objective == "loss"
+    with pytest.raises(ProjectError, match="auc is not a measure of a multiclass task") as error:
+        _project(tuning={"objective": "auc", "dropout": [0.1]})
+    assert error.value.loc == ("tuning", "objective")

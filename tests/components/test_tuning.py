@@ -1,0 +1,83 @@
+"""The search: its space from the project, trials built and scored with tf_keras."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kubetfx.components import model, tuning
+from kubetfx.components.project import ModelSettings, Tuning
+
+
+def test_the_space_has_a_hyperparameter_per_searched_setting():
+    space = tuning.search_space(
+        Tuning(
+            learning_rate={"min": 0.001, "max": 0.1, "log": True},
+            train_steps=[500, 100, 500],
+            hidden_units=[[64, 32], [16]],
+        )
+    )
+    by_name = {h.name: h for h in space.space}
+    assert set(by_name) == {"learning_rate", "train_steps", "hidden_units"}
+    assert by_name["learning_rate"].sampling == "log"
+    assert list(by_name["train_steps"].values) == [100, 500]
+    assert list(by_name["hidden_units"].values) == ["64,32", "16"]
+
+
+def test_tuned_values_replace_the_projects_and_the_rest_stay():
+    settings, steps = model.with_hyperparameters(
+        {"hidden_units": "64,32", "dropout": 0.25, "train_steps": 300},
+        ModelSettings(learning_rate=0.01),
+        train_steps=1000,
+    )
+    assert settings == ModelSettings(hidden_units=[64, 32], learning_rate=0.01, dropout=0.25)
+    assert steps == 300
+    assert model.with_hyperparameters({}, ModelSettings(), 7) == (ModelSettings(), 7)
+
+
+@pytest.mark.parametrize(
+    "objective, task, expected",
+    [
+        ("loss", "regression", ("val_loss", "min")),
+        ("auc", "binary", ("val_auc", "max")),
+        ("mean_absolute_error", "regression", ("val_mean_absolute_error", "min")),
+    ],
+)
+def test_the_objective_is_named_as_keras_logs_it(objective, task, expected):
+    result = tuning.objective(Tuning(objective=objective, dropout=[0.1]), task)
+    assert (result.name, result.direction) == expected
+
+
+def test_a_search_trains_each_trial_and_keeps_the_best(tmp_path):
+    """Two trials of a tiny tf_keras model: the one that learns scores better."""
+    import keras_tuner
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 1)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, y)).batch(32).repeat()
+
+    def build(values):
+        layer = tf.keras.Sequential(
+            [tf.keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros")]
+        )
+        layer.compile(
+            optimizer=tf.keras.optimizers.Adam(values["learning_rate"]),
+            loss="binary_crossentropy",
+            metrics=[tf.keras.metrics.BinaryAccuracy()],
+        )
+        return layer, 40
+
+    space = keras_tuner.HyperParameters()
+    space.Choice("learning_rate", [1e-6, 0.1])
+    oracle = keras_tuner.oracles.GridSearchOracle(
+        objective=keras_tuner.Objective("val_binary_accuracy", "max"),
+        max_trials=2,
+        hyperparameters=space,
+    )
+    tuner = tuning.ProjectTuner(
+        oracle, build, data, data, eval_steps=4, directory=str(tmp_path), project_name="t"
+    )
+    tuner.search()
+    (best,) = tuner.get_best_hyperparameters(1)
+    assert best.values == {"learning_rate": 0.1}
+    assert tf.keras.__name__.startswith("tf_keras")  # trials ran with Keras 2
