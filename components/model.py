@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
+from absl import logging
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.tfxio import dataset_options
 
@@ -261,6 +262,12 @@ def run_fn(fn_args: FnArgs) -> None:
         tuned, ModelSettings.model_validate(config.get("model", {})), fn_args.train_steps
     )
     batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
+    logging.info(
+        "Training %s for %d steps%s.",
+        settings.model_dump(),
+        train_steps,
+        f" with the tuned values {tuned}" if tuned else "",
+    )
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     label_column = preparation.label.column
 

@@ -120,7 +120,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
 
     oracle = keras_tuner.oracles.RandomSearchOracle(
         objective=objective(tuning, preparation.label.task),
-        max_trials=int(config.get("max_trials") or tuning.max_trials),
+        max_trials=tuning.max_trials,
         hyperparameters=search_space(tuning),
         seed=int(config.get("seed", 0)),
     )

@@ -111,3 +111,11 @@ def predict_package(tmp_path_factory) -> Path:
     return _compile(
         tmp_path_factory, "predict.yaml", "--pipeline", "predict", "--data", TAXI_DATA_URI
     )
+
+
+@pytest.fixture(scope="session")
+def tuned_package(tmp_path_factory) -> Path:
+    """The taxi pipeline with its Tuner (the project's tuning section), 2 trials."""
+    return _compile(
+        tmp_path_factory, "tuned.yaml", "--tune", "--max-trials", "2", "--data", TAXI_DATA_URI
+    )

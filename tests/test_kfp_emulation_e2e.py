@@ -332,3 +332,68 @@ def test_the_predictions_view_and_report_show_the_distribution_against_the_eval_
     text = page.read_text()
     assert 'id="predictions"' in text and "<b>300</b> rows scored." in text
     assert 'id="node-complete-BulkInferrer"' in text
+
+
+# Tuning: the Tuner's task, then a run that imports its best values.
+
+
+@pytest.fixture(scope="module")
+def tuned_runs(workspace, first_run, taxi_rows, tmp_path_factory):
+    """A tuned emulation of the first run's data, then one importing its best values."""
+    import shutil
+
+    import yaml
+
+    data = _data_folder(workspace)
+    for old in data.iterdir():
+        old.unlink()
+    write_csv(data / "part-1.csv", taxi_rows[:1000], taxi_header())  # the first run's files
+    write_csv(data / "part-2.csv", taxi_rows[1000:2000], taxi_header())
+    folder = tmp_path_factory.mktemp("tuned-project")
+    source = Path(TAXI.path)
+    config = yaml.safe_load(source.read_text())
+    config["tuning"].update({"max_trials": 2, "train_steps": [30, 60]})
+    (folder / "kubetfx.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    shutil.copy(source.parent / config["schema"], folder / config["schema"])
+    common = ["--config", str(folder / "kubetfx.yaml"), "--data", TAXI_DATA_URI]
+    package = folder / "tuned.yaml"
+    assert run_kubetfx("compile", *common, "--tune", "--output", str(package)).returncode == 0
+    out = str(workspace / "out")
+    tuned = emulator.emulate(str(package), out, FAST, out=io.StringIO())
+    store = EmulatorStore(str(workspace / "out" / "metadata.db"))
+    (best,) = store.task_outputs(tuned.run_id, "Tuner")["best_hyperparameters"]
+    imported_package = folder / "imported.yaml"
+    compiled = run_kubetfx(
+        "compile", *common, "--hyperparameters", best["uri"], "--output", str(imported_package)
+    )
+    assert compiled.returncode == 0, compiled.stderr
+    imported = emulator.emulate(str(imported_package), out, FAST, out=io.StringIO())
+    return tuned, imported, best
+
+
+def test_the_tuner_task_runs_its_trials_and_the_trainer_takes_the_best(workspace, tuned_runs):
+    tuned, _, best = tuned_runs
+    states = {t.name: t.state for t in tuned.tasks}
+    assert tuned.state == "succeeded"
+    assert states["Tuner"] == "complete"
+    _, view = _view(workspace, tuned.run_id, "Tuner", "tuning_view")
+    text = view.read_text()
+    assert text.startswith("# Tuning") and "**The Trainer trains with:**" in text
+    assert text.count("\n| ") == 3  # the header and two trials
+    metrics, _ = _view(workspace, tuned.run_id, "Tuner", "best_trial")
+    assert metrics["metadata"]["trials"] == 2
+    assert 0 < metrics["metadata"]["best_trial_score"] <= 1
+    store = EmulatorStore(str(workspace / "out" / "metadata.db"))
+    trainer_log = (workspace / "out" / "logs" / f"{tuned.run_id[:8]}-Trainer.log").read_text()
+    assert "with the tuned values" in trainer_log
+    assert best["uri"].startswith("minio://mlpipeline/v2/artifacts/kubetfx-taxi/")
+    assert store.task_outputs(tuned.run_id, "Trainer")["model"]
+
+
+def test_a_compiled_import_of_the_best_values_trains_with_them(workspace, tuned_runs):
+    _, imported, _ = tuned_runs
+    states = {t.name: t.state for t in imported.tasks}
+    assert imported.state == "succeeded" and "Tuner" not in states
+    assert states["TunedHyperparameters"] == "complete"
+    log = (workspace / "out" / "logs" / f"{imported.run_id[:8]}-Trainer.log").read_text()
+    assert "with the tuned values" in log

@@ -131,5 +131,5 @@ def test_tuning_options_need_their_counterpart(project, tmp_path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith(
-        "kubetfx: error: --tune needs a tuning section in the project file"
+        f"kubetfx: error: --tune needs a tuning section in {plain}"
     )

@@ -15,7 +15,12 @@ from kubetfx.pipelines.cli.common import (
     quiet,
     version,
 )
-from kubetfx.pipelines.cli.project_options import training_options, with_options
+from kubetfx.pipelines.cli.project_options import (
+    check_tuning,
+    training_options,
+    tuning_options,
+    with_options,
+)
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp.spec import PIPELINES
 
@@ -74,6 +79,13 @@ from kubetfx.pipelines.kfp.spec import PIPELINES
     "a table of predictions.",
 )
 @training_options
+@tuning_options
+@click.option(
+    "--hyperparameters",
+    default=None,
+    help="Train with a tuned run's values: the object-store URI of its best_hyperparameters "
+    "artifact, imported into the run.  [default: the project's settings]",
+)
 @click.option("--beam-args", default="", help="Beam pipeline options for every Beam task.")
 @CONFIG
 def compile_command(
@@ -88,6 +100,9 @@ def compile_command(
     eval_steps,
     min_accuracy,
     schema_file,
+    tune,
+    max_trials,
+    hyperparameters,
     beam_args,
     config_path,
 ) -> None:
@@ -114,14 +129,22 @@ def compile_command(
             "--train-steps": train_steps,
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,
+            "--max-trials": max_trials,
         }
+        if tune:
+            given["--tune"] = True
+        if hyperparameters:
+            given["--hyperparameters"] = hyperparameters
         training_only = [k for k, v in given.items() if v is not None and k != "--schema"]
         if pipeline == "predict" and training_only:
             raise UserError(
                 f"{', '.join(training_only)} set training, which the predict pipeline does not "
                 "do; leave it out, or compile --pipeline train"
             )
-        loaded = with_options(loaded, given)
+        check_tuning(loaded, tune, max_trials)
+        loaded = with_options(
+            loaded, {k: v for k, v in given.items() if k not in ("--tune", "--hyperparameters")}
+        )
         with quiet():
             spec = compile_pipeline(
                 loaded,
@@ -134,6 +157,8 @@ def compile_command(
                 serving_dir=serving_dir,
                 target=target,
                 pipeline=pipeline,
+                tune=tune,
+                hyperparameters=hyperparameters,
             )
     except UserError as e:
         fail(e)

@@ -18,6 +18,7 @@ OPTION_SETTINGS = {
     "--train-steps": "training.train_steps",
     "--eval-steps": "training.eval_steps",
     "--min-accuracy": "evaluation.gate.threshold",
+    "--max-trials": "tuning.max_trials",
 }
 
 SCHEMA = click.option(
@@ -46,6 +47,38 @@ MIN_ACCURACY = click.option(
     help="Accuracy a model needs on the eval split to be pushed, for a project gated on "
     "accuracy.  [default: the project's evaluation.gate.threshold]",
 )
+
+
+TUNE = click.option(
+    "--tune",
+    is_flag=True,
+    help="Search the project's tuning section (a Tuner before the Trainer), then train with "
+    "the best values; later runs without --tune train with them too.",
+)
+MAX_TRIALS = click.option(
+    "--max-trials",
+    type=int,
+    default=None,
+    help="With --tune: at most this many trials.  [default: the project's tuning.max_trials]",
+)
+
+
+def tuning_options(command):
+    """--tune and --max-trials."""
+    for option in (MAX_TRIALS, TUNE):
+        command = option(command)
+    return command
+
+
+def check_tuning(loaded, tune: bool, max_trials: int | None) -> None:
+    """Refuses tuning options that cannot apply, before anything else is done."""
+    if max_trials is not None and not tune:
+        raise UserError("--max-trials applies to a tuned run; add --tune")
+    if tune and loaded.project.tuning is None:
+        raise UserError(
+            f"--tune needs a tuning section in {loaded.path}: the settings to search "
+            "(learning_rate, train_steps, hidden_units, dropout) and max_trials (see README)"
+        )
 
 
 def training_options(command):

@@ -14,7 +14,12 @@ from kubetfx.pipelines.cli.common import (
     output_dir_for,
     parse_beam_args,
 )
-from kubetfx.pipelines.cli.project_options import training_options, with_options
+from kubetfx.pipelines.cli.project_options import (
+    check_tuning,
+    training_options,
+    tuning_options,
+    with_options,
+)
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 
 
@@ -36,18 +41,7 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
     "./kubetfx_output]",
 )
 @training_options
-@click.option(
-    "--tune",
-    is_flag=True,
-    help="Search the project's tuning section (a Tuner before the Trainer), then train with "
-    "the best values; later runs without --tune train with them too.",
-)
-@click.option(
-    "--max-trials",
-    type=click.IntRange(1, 1000),
-    default=None,
-    help="With --tune: at most this many trials.  [default: the project's tuning.max_trials]",
-)
+@tuning_options
 @BEAM_ARGS
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
@@ -85,7 +79,9 @@ def run(
             "--train-steps": train_steps,
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,
+            "--max-trials": max_trials,
         }
+        check_tuning(loaded, tune, max_trials)
         loaded = with_options(loaded, given)
     except UserError as e:
         fail(e)
@@ -93,13 +89,8 @@ def run(
         loaded = runner.local_data(loaded)
     except UserError as e:
         fail(e)
-    if max_trials is not None and not tune:
-        fail(UserError("--max-trials applies to a tuned run; add --tune"))
     settings = RunSettings(
-        output_dir=output_dir_for(config_path, output_dir),
-        beam_args=args,
-        tune=tune,
-        max_trials=max_trials,
+        output_dir=output_dir_for(config_path, output_dir), beam_args=args, tune=tune
     )
     click.echo(f"kubetfx: running {loaded.project.name} on {loaded.project.data}")
     started = time.monotonic()

@@ -106,7 +106,6 @@ def create_components(
                 "model": project.model.model_dump(mode="json"),
                 "batch_size": project.training.batch_size,
                 "tuning": project.tuning.model_dump(mode="json") if project.tuning else None,
-                "max_trials": settings.max_trials,
             },
         )
         hyperparameters = tuner.outputs["best_hyperparameters"]

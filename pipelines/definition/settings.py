@@ -45,9 +45,8 @@ class RunSettings:
     beam_args: tuple[str, ...] = ()
     # Where models are pushed; default: serving/ in the output folder.
     push_destination: str | None = None
-    # Tune before training (the project's tuning section), with at most this many trials.
+    # Tune before training (the project's tuning section).
     tune: bool = False
-    max_trials: int | None = None
     # Without tuning: the tuned values to train with (a HyperParameters artifact's URI).
     hyperparameters: str | None = None
 

@@ -52,10 +52,14 @@ def compile_pipeline(
     serving_dir: str | None = None,
     target: str = "kfp",
     pipeline: str = "train",
+    tune: bool = False,
+    hyperparameters: str | None = None,
 ) -> dict[str, Any]:
     """Writes a project's pipeline package to ``output_path`` (.yaml); returns the spec.
 
-    ``pipeline`` is one of ``spec.PIPELINES``.
+    ``pipeline`` is one of ``spec.PIPELINES``. ``tune`` adds the Tuner before the
+    Trainer; ``hyperparameters``, the object-store URI of a tuned run's
+    best_hyperparameters, is imported for the Trainer instead.
 
     The project's settings and schema are compiled into the tasks, so the stock
     image runs a project that has no code of its own; one that has needs
@@ -88,8 +92,18 @@ def compile_pipeline(
     if target == "vertex":
         check_vertex(pipeline_root, data, custom_image)
         serving_dir = serving_dir or f"{pipeline_root.rstrip('/')}/serving"
+    if hyperparameters and not hyperparameters.startswith(contract.OBJECT_STORE_SCHEMES):
+        raise UserError(
+            f"--hyperparameters {hyperparameters} is not in the object store: give the URI of a "
+            "tuned run's best_hyperparameters artifact (kubetfx status RUN lists it)"
+        )
+    if hyperparameters and tune:
+        raise UserError("--hyperparameters gives tuned values; --tune searches anew: pick one")
     settings = RunSettings(
-        push_destination=serving_dir or contract.SERVING_MOUNT, beam_args=tuple(beam_args)
+        push_destination=serving_dir or contract.SERVING_MOUNT,
+        beam_args=tuple(beam_args),
+        tune=tune,
+        hyperparameters=hyperparameters,
     )
     serving = run_parameters.SERVING_DIR_GCS if target == "vertex" else run_parameters.SERVING_DIR
     serving.validate(settings.serving_dir, {}, f"--serving-dir {settings.serving_dir}")
@@ -206,6 +220,8 @@ def adjust_for_open_source_kfp(
         container["args"] = _without_repeated_beam_args(container.get("args", []))
     for name, task in pipeline_spec["root"]["dag"]["tasks"].items():
         label = pipeline_spec["components"][task["componentRef"]["name"]]["executorLabel"]
+        if "container" not in executors[label]:
+            continue  # an importer runs in the driver
         resources = (
             contract.HEAVY_RESOURCES if name in contract.HEAVY_TASKS else contract.LIGHT_RESOURCES
         )

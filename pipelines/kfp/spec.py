@@ -38,6 +38,7 @@ VISUALIZATION_OUTPUTS = {
     "ExampleValidator": {"anomalies_view": "system.Markdown"},
     "Evaluator": {"evaluation_view": "system.Markdown", "metrics": "system.Metrics"},
     "Predictions": {"predictions_view": "system.HTML", "prediction_metrics": "system.Metrics"},
+    "Tuner": {"tuning_view": "system.Markdown", "best_trial": "system.Metrics"},
 }
 # The ROC curve and confusion matrix, which the dashboard draws, of a classifier.
 CLASSIFICATION_OUTPUT = {"classification_metrics": "system.ClassificationMetrics"}
@@ -66,6 +67,7 @@ HEAVY_TASKS = (
     "CsvExampleGen",
     "StatisticsGen",
     "Transform",
+    "Tuner",
     "Trainer",
     "Evaluator",
     "BulkInferrer",

@@ -19,7 +19,7 @@ from kubetfx.pipelines import preflight
 from kubetfx.pipelines.console import output_to_log
 from kubetfx.pipelines.definition import lock
 from kubetfx.pipelines.definition.settings import RunSettings, run_log_path
-from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, RunInterrupted, UserError
+from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, RunInterrupted
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.local.progress import ComponentProgress, ProgressReporter
 from kubetfx.pipelines.project.loader import ProjectFile, check_columns
@@ -57,11 +57,6 @@ def check_inputs(loaded: ProjectFile, settings: RunSettings) -> None:
     preflight.check_metadata_layout(settings.metadata_path, "tfx")
     preflight.check_project_store(settings.metadata_path, loaded.project.name)
     preflight.check_writable_dir(settings.log_dir)
-    if settings.tune and loaded.project.tuning is None:
-        raise UserError(
-            "--tune needs a tuning section in the project file: the settings to search "
-            "(learning_rate, train_steps, hidden_units, dropout) and max_trials (see README)"
-        )
 
 
 def _python_path(folders: list[str]) -> None:

@@ -87,8 +87,11 @@ def test_dashboard_views_are_outputs_of_the_tfx_tasks(pipeline_spec):
     components = pipeline_spec["components"]
     views = contract.visualization_outputs(TAXI.project)
     assert views["Evaluator"]["classification_metrics"] == "system.ClassificationMetrics"
-    views.pop("Predictions")  # the predict pipeline's (test_predict_compiler.py)
-    assert "Predictions" not in components
+    # The predict pipeline's (test_predict_compiler.py) and the tuned one's
+    # (test_tuning_compiler.py).
+    for other in ("Predictions", "Tuner"):
+        views.pop(other)
+        assert other not in components
     for task, outputs in views.items():
         artifacts = components[task]["outputDefinitions"]["artifacts"]
         for name, title in outputs.items():
