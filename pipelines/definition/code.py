@@ -18,10 +18,13 @@ from kubetfx.pipelines.project.loader import ProjectFile
 
 GENERIC_PREPROCESSING_FN = "kubetfx.components.preprocessing.preprocessing_fn"
 GENERIC_RUN_FN = "kubetfx.components.model.run_fn"
+# The Tuner's search (the project's tuning section); a project cannot replace it.
+TUNER_FN = "kubetfx.components.tuning.tuner_fn"
 # The component modules each generic function is made of.
 GENERIC_MODULES = {
     GENERIC_PREPROCESSING_FN: ("project.py", "preprocessing.py"),
-    GENERIC_RUN_FN: ("project.py", "preprocessing.py", "model.py"),
+    GENERIC_RUN_FN: ("project.py", "preprocessing.py", "model.py", "predictions.py"),
+    TUNER_FN: ("project.py", "preprocessing.py", "model.py", "predictions.py", "tuning.py"),
 }
 
 

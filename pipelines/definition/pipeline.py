@@ -20,8 +20,6 @@ from kubetfx.pipelines.definition import code
 from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.project.loader import ProjectFile
 
-# TFX's Tuner runs this search (the project's tuning section).
-TUNER_FN = "kubetfx.components.tuning.tuner_fn"
 # The importer of the last tuned values, in runs that do not tune.
 TUNED_NODE = "TunedHyperparameters"
 
@@ -92,20 +90,29 @@ def create_components(
     )
     transform.add_upstream_node(gate)
 
+    # What the Tuner and the Trainer both read, and the settings both use.
+    training_inputs = {
+        "examples": transform.outputs["transformed_examples"],
+        "transform_graph": transform.outputs["transform_graph"],
+        "schema": schema_gen.outputs["schema"],
+        "train_args": tfx.proto.TrainArgs(num_steps=project.training.train_steps),
+        "eval_args": tfx.proto.EvalArgs(num_steps=project.training.eval_steps),
+    }
+    training_config = {
+        "preparation": preparation,
+        "model": project.model.model_dump(mode="json"),
+        "batch_size": project.training.batch_size,
+    }
     hyperparameters = None
     if settings.tune:
+        tuner_fn = code.resolve(None, code.TUNER_FN)
         tuner = tfx.components.Tuner(
-            tuner_fn=TUNER_FN,
-            examples=transform.outputs["transformed_examples"],
-            transform_graph=transform.outputs["transform_graph"],
-            schema=schema_gen.outputs["schema"],
-            train_args=tfx.proto.TrainArgs(num_steps=project.training.train_steps),
-            eval_args=tfx.proto.EvalArgs(num_steps=project.training.eval_steps),
+            tuner_fn=tuner_fn.module_path,
+            **training_inputs,
             custom_config={
-                "preparation": preparation,
-                "model": project.model.model_dump(mode="json"),
-                "batch_size": project.training.batch_size,
+                **training_config,
                 "tuning": project.tuning.model_dump(mode="json") if project.tuning else None,
+                "code_fingerprint": tuner_fn.fingerprint,
             },
         )
         hyperparameters = tuner.outputs["best_hyperparameters"]
@@ -124,17 +131,8 @@ def create_components(
     trainer = tfx.components.Trainer(
         run_fn=run_fn.module_path,
         hyperparameters=hyperparameters,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=project.training.train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=project.training.eval_steps),
-        custom_config={
-            "preparation": preparation,
-            "model": project.model.model_dump(mode="json"),
-            "batch_size": project.training.batch_size,
-            "code_fingerprint": run_fn.fingerprint,
-        },
+        **training_inputs,
+        custom_config={**training_config, "code_fingerprint": run_fn.fingerprint},
     )
 
     pushed_model = baseline.LatestPushedModel(

@@ -40,6 +40,12 @@ def test_the_tuner_runs_between_transform_and_trainer_with_heavy_resources(spec)
     )
     assert config["tuning"]["max_trials"] == 2  # --max-trials over the project's 10
     assert config["tuning"]["objective"] == TAXI.project.tuning.objective
+    # The search's code is part of its cache key, as the Trainer's is of its own.
+    from kubetfx.pipelines.definition import code
+
+    assert config["code_fingerprint"] == code.resolve(None, code.TUNER_FN).fingerprint
+    assert "tuning.py" in code.GENERIC_MODULES[code.TUNER_FN]
+    assert "predictions.py" in code.GENERIC_MODULES[code.GENERIC_RUN_FN]  # run_fn uses it
 
 
 def test_the_dashboard_gets_the_trials_and_the_best_trial(spec):
