@@ -18,13 +18,14 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENV VIRTUAL_ENV=/opt/kubetfx PATH=/opt/kubetfx/bin:$PATH
 WORKDIR /src
-COPY requirements.lock .
+# The tasks' share of requirements.lock (make lock): MLflow's client alone, no test tools.
+COPY requirements-image.lock .
 # An optional CA bundle (build secret "ca") for builds behind a TLS-intercepting proxy.
 RUN --mount=type=secret,id=ca,required=false \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca PIP_CERT=/run/secrets/ca; fi \
  && python3.10 -m venv /opt/kubetfx \
  && pip install --no-cache-dir --disable-pip-version-check uv==0.13.9 \
- && uv pip sync --no-cache --python /opt/kubetfx/bin/python requirements.lock \
+ && uv pip sync --no-cache --python /opt/kubetfx/bin/python requirements-image.lock \
  # The CPU build of TensorFlow: the same 2.16.2 module without the GPU kernels.
  && uv pip uninstall --python /opt/kubetfx/bin/python tensorflow \
  && uv pip install --no-cache --no-deps --python /opt/kubetfx/bin/python tensorflow-cpu==2.16.2 \

@@ -61,10 +61,13 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Re-resolve requirements.in and requirements-scan.in into their locks.
+## Re-resolve requirements.in and requirements-scan.in into their locks, and the
+## image's share of requirements.lock into requirements-image.lock.
 lock: venv
 	$(BIN)/uv pip compile requirements.in --python-version 3.10 \
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+	$(BIN)/uv pip compile requirements-image.in -c requirements.lock --python-version 3.10 \
+		--python-platform x86_64-manylinux_2_28 -o requirements-image.lock
 	$(BIN)/uv pip compile requirements-scan.in --python-version 3.10 \
 		--python-platform x86_64-manylinux_2_28 -o requirements-scan.lock
 
