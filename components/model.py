@@ -49,9 +49,11 @@ LABEL_SCALE_BATCHES = 100
 
 def require_keras_2() -> None:
     """Fails early with the fix when TensorFlow was imported under Keras 3."""
-    if not tf.keras.__name__.startswith("tf_keras"):
+    # The classes' module, not tf.keras's own name: importing ``tensorflow.keras``
+    # by that name (MLflow's TensorFlow flavor does) renames the module.
+    if not tf.keras.Model.__module__.startswith("tf_keras"):
         raise RuntimeError(
-            f"tf.keras is {tf.keras.__name__} (Keras 3), but TFX 1.16 needs Keras 2: "
+            f"tf.keras is {tf.keras.Model.__module__} (Keras 3), but TFX 1.16 needs Keras 2: "
             "set TF_USE_LEGACY_KERAS=1 before TensorFlow is imported and install tf-keras"
         )
 
