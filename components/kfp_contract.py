@@ -44,6 +44,13 @@ DATA_FINGERPRINT_INPUT = "data_fingerprint"
 # The DataFingerprint task's output parameter that feeds it.
 FINGERPRINT_OUTPUT = "fingerprint"
 
+# The node id of the Tracker (components/tracking.py), which runs last in a
+# tracked run and which run parameters also feed; its output, and the property
+# of that output with one line for the user: where MLflow holds the run, or why not.
+TRACKER_NODE = "Tracker"
+TRACKED_RUN = "tracked_run"
+TRACKING_NOTE = "note"
+
 # Every compiled task's arguments carry a digest of the kubetfx code it runs.
 # KFP's cache key covers the image reference and the arguments, not the files
 # inside the image: without it, an image rebuilt under the same tag with other
@@ -65,6 +72,7 @@ VISUALIZATION_TYPES = (
 # title to. TFX would import the title itself as a class path.
 ARTIFACT_CLASSES = {
     "kubetfx.Predictions": "kubetfx.components.batch_predictions.PredictionsArtifact",
+    "kubetfx.TrackedRun": "kubetfx.components.tracking.TrackedRun",
 }
 
 

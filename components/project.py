@@ -23,6 +23,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    field_validator,
     model_validator,
 )
 
@@ -301,6 +302,40 @@ class Tuning(_Settings):
         return [n for n in names if getattr(self, n) is not None]
 
 
+# Where MLflow keeps runs: a tracking server, or a database. MLflow's plain
+# file store is deprecated and refuses to start by default in current releases.
+_TRACKING_URI = (
+    r"^(?:https?://\S+|(?:sqlite|postgresql|mysql|mssql)(?:\+\w+)?://\S*|databricks\S*)$"
+)
+
+
+def tracking_uri_problem(uri: str) -> str | None:
+    """Why MLflow cannot track to ``uri``, or None."""
+    if re.match(_TRACKING_URI, uri):
+        return None
+    if uri.startswith("file:") or "://" not in uri:
+        return (
+            f"{uri} is a folder: MLflow's file store is deprecated; give sqlite:///PATH/mlflow.db "
+            "or an http(s):// tracking server"
+        )
+    return f"{uri} is not an MLflow tracking URI: give http(s)://HOST:PORT or sqlite:///PATH"
+
+
+class Tracking(_Settings):
+    """Where ``kubetfx run`` logs each run in MLflow; the section's presence turns it on."""
+
+    # Default: $MLFLOW_TRACKING_URI, else sqlite:///OUTPUT/mlflow.db.
+    uri: str | None = Field(None, min_length=1)
+    experiment: str | None = Field(None, min_length=1, max_length=500)  # default: the project name
+
+    @field_validator("uri")
+    @classmethod
+    def _known_store(cls, uri: str | None) -> str | None:
+        if uri and (problem := tracking_uri_problem(uri)):
+            raise ValueError(problem)
+        return uri
+
+
 class Gate(_Settings):
     """The bar a model must clear to be pushed."""
 
@@ -347,6 +382,7 @@ class Project(Preparation):
     evaluation: Evaluation
     code: Code = Code()
     tuning: Tuning | None = None
+    tracking: Tracking | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -23,16 +23,26 @@ class Rendered:
     fetched: list[str]  # network requests the page made
 
 
-def render(page: Path, screenshot_name: str, scratch: Path) -> Rendered:
+def _chromium() -> str:
     chromium = shutil.which("chromium")
     assert chromium, "install Debian's chromium (apt-get install chromium) for the browser test"
-    ARTIFACTS.mkdir(exist_ok=True)
-    screenshot, net_log = ARTIFACTS / screenshot_name, scratch / "net.json"
-    flags = [
+    return chromium
+
+
+def _flags(scratch: Path) -> list[str]:
+    """Headless, offline apart from the page, with a profile in ``scratch``."""
+    return [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={scratch / 'profile'}", "--window-size=1400,2400",
+        f"--user-data-dir={scratch / 'profile'}",
     ]  # fmt: skip
+
+
+def render(page: Path, screenshot_name: str, scratch: Path) -> Rendered:
+    chromium = _chromium()
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot, net_log = ARTIFACTS / screenshot_name, scratch / "net.json"
+    flags = [*_flags(scratch), "--window-size=1400,2400"]
     shot = subprocess.run(
         [chromium, *flags, f"--screenshot={screenshot}", f"--log-net-log={net_log}", page.as_uri()],
         capture_output=True, text=True, timeout=120,
@@ -62,3 +72,14 @@ def assert_report_rendered(
     assert rendered.fetched == []
     # A real picture, not a blank page.
     assert rendered.screenshot.startswith(b"\x89PNG") and len(rendered.screenshot) > 50_000
+
+
+def dom_of(url: str, scratch: Path, wait_ms: int = 30_000) -> str:
+    """The DOM of a live web application, after its scripts had ``wait_ms`` of virtual time."""
+    chromium = _chromium()
+    flags = [*_flags(scratch), f"--virtual-time-budget={wait_ms}"]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", url],
+        capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    return dom.stdout

@@ -83,12 +83,16 @@ def taxi_rows() -> list[dict[str, str]]:
 TAXI_DATA_URI = "minio://mlpipeline/datasets/taxi/"
 
 
+# What every test compilation passes: one Beam worker. The Beam arguments are
+# part of each task's command, so of KFP's cache key: packages compiled alike
+# share cached tasks.
+COMPILE_OPTIONS = ("--beam-args", "--direct_num_workers=1")
+
+
 def _compile(tmp_path_factory, name: str, *options: str) -> Path:
     """The taxi project compiled by `kubetfx compile` with ``options``, one Beam worker."""
     path = tmp_path_factory.mktemp("compiled") / name
-    result = run_kubetfx(
-        "compile", "--output", str(path), "--beam-args", "--direct_num_workers=1", *options
-    )
+    result = run_kubetfx("compile", "--output", str(path), *COMPILE_OPTIONS, *options)
     assert result.returncode == 0, result.stdout + result.stderr
     return path
 

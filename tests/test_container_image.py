@@ -18,6 +18,7 @@ from kubetfx.pipelines.kfp.emulator import run as emulator
 from kubetfx.pipelines.kfp.emulator.object_store import object_path
 from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests.conftest import TAXI_DATA_URI, taxi_header, write_csv
+from tests.mlflow_server import mlflow_server
 
 IMAGE = os.environ.get("KUBETFX_IMAGE")
 DOCKER = os.environ.get("DOCKER", "docker")
@@ -58,6 +59,49 @@ def test_keras_2_and_the_cpu_build_of_tensorflow():
     result = _docker_run("--entrypoint", "python", IMAGE, "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2.16.2", "tf_keras", "True"]
+
+
+# In the image: a SavedModel, then the Tracker's logging of it, as a tracked run does.
+TRACK_IN_IMAGE = """
+import sys, tensorflow as tf
+from kubetfx.components import tracking
+
+class Doubler(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32)])
+    def serve(self, x):
+        return {"y": 2.0 * x}
+
+module = Doubler()
+tf.saved_model.save(module, "/tmp/model", signatures={"serving_default": module.serve})
+record = {
+    "params": {"train_steps": 10}, "metrics": {"auc": 0.5},
+    "tags": {tracking.MODEL_KEY_TAG: "image-model"}, "model_dir": "/tmp/model",
+}
+print(tracking.log_run(record, sys.argv[1], "image", "run-in-image")[0])
+"""
+
+
+def test_the_tracker_logs_a_model_with_mlflows_client_alone(tmp_path):
+    import mlflow
+
+    with mlflow_server(tmp_path) as url:
+        result = subprocess.run(
+            [DOCKER, "run", "--rm", "--network", "host", "--entrypoint", "python", IMAGE,
+             "-c", TRACK_IN_IMAGE, url],
+            capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        client = mlflow.MlflowClient(url)
+        run = client.get_run(result.stdout.strip().splitlines()[-1])
+        (logged,) = client.search_logged_models([run.info.experiment_id])
+    assert run.data.params == {"train_steps": "10"} and run.data.metrics == {"auc": 0.5}
+    assert logged.source_run_id == run.info.run_id
+    # Uploaded through the server (the image has no store of its own) into its artifacts.
+    (saved,) = (tmp_path / "artifacts").rglob("saved_model.pb")
+    assert (saved.parent.parent / "MLmodel").is_file()
+    probe = "import importlib.util as u; print(u.find_spec('sqlalchemy'), u.find_spec('flask'))"
+    result = _docker_run("--entrypoint", "python", IMAGE, "-c", probe)
+    assert result.stdout.split() == ["None", "None"]  # the tracking server stays out
 
 
 def test_every_executor_of_the_pipeline_imports(compiled_package):

@@ -18,7 +18,15 @@ from kubetfx.pipelines.kfp.emulator.object_store import object_path
 from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests import browser, dashboard
 from tests.browser import assert_report_rendered
-from tests.conftest import TAXI, TAXI_DATA_URI, run_kubetfx, taxi_header, write_csv
+from tests.conftest import (
+    COMPILE_OPTIONS,
+    TAXI,
+    TAXI_DATA_URI,
+    run_kubetfx,
+    taxi_header,
+    write_csv,
+)
+from tests.mlflow_server import mlflow_server
 
 pytestmark = pytest.mark.e2e
 
@@ -355,7 +363,8 @@ def tuned_runs(workspace, first_run, taxi_rows, tmp_path_factory):
     config["tuning"].update({"max_trials": 2, "train_steps": [30, 60]})
     (folder / "kubetfx.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     shutil.copy(source.parent / config["schema"], folder / config["schema"])
-    common = ["--config", str(folder / "kubetfx.yaml"), "--data", TAXI_DATA_URI]
+    # Compiled as the first run's package was: its upstream tasks come from the cache.
+    common = ["--config", str(folder / "kubetfx.yaml"), "--data", TAXI_DATA_URI, *COMPILE_OPTIONS]
     package = folder / "tuned.yaml"
     assert run_kubetfx("compile", *common, "--tune", "--output", str(package)).returncode == 0
     out = str(workspace / "out")
@@ -376,6 +385,7 @@ def test_the_tuner_task_runs_its_trials_and_the_trainer_takes_the_best(workspace
     states = {t.name: t.state for t in tuned.tasks}
     assert tuned.state == "succeeded"
     assert states["Tuner"] == "complete"
+    assert states["Transform"] == "cached"  # the first run's data, compiled alike
     _, view = _view(workspace, tuned.run_id, "Tuner", "tuning_view")
     text = view.read_text()
     assert text.startswith("# Tuning") and "**The Trainer trains with:**" in text
@@ -397,3 +407,55 @@ def test_a_compiled_import_of_the_best_values_trains_with_them(workspace, tuned_
     assert states["TunedHyperparameters"] == "complete"
     log = (workspace / "out" / "logs" / f"{imported.run_id[:8]}-Trainer.log").read_text()
     assert "with the tuned values" in log
+
+
+# Tracking: the compiled Tracker logs the emulated run to a real MLflow server.
+
+
+@pytest.fixture(scope="module")
+def tracked_run(workspace, tuned_runs, tmp_path_factory):
+    """The first run's package compiled with --track, emulated through the CLI.
+
+    After the tuning runs, which left the first run's files in place: the data
+    tasks and the Trainer come from the cache.
+    """
+    folder = tmp_path_factory.mktemp("tracking")
+    with mlflow_server(folder) as url:
+        package = folder / "tracked.yaml"
+        compiled = run_kubetfx(
+            "compile", "--data", TAXI_DATA_URI, *COMPILE_OPTIONS,
+            "--track", url, "--output", str(package),
+        )  # fmt: skip
+        assert compiled.returncode == 0, compiled.stderr
+        result = run_kubetfx(
+            "emulate", str(package), "--output-dir", str(workspace / "out"),
+            *[arg for pair in FAST for arg in ("--param", pair)],
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        run_id = re.search(r"run ([0-9a-f-]{36}) succeeded", result.stdout).group(1)
+        yield url, result, run_id, folder
+
+
+def test_the_tracker_logs_the_run_to_the_mlflow_server_that_its_ui_shows(tracked_run):
+    import mlflow
+
+    url, result, run_id, folder = tracked_run
+    client = mlflow.MlflowClient(url)
+    experiment = client.get_experiment_by_name(TAXI.project.name)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert (
+        f"kubetfx: tracked in MLflow at {url}: experiment {TAXI.project.name}, run "
+        + (run.info.run_id)
+        in result.stdout
+    )
+    assert run.data.tags["kubetfx.run_id"] == run_id  # KFP's run id, from the placeholder
+    # The run parameters as the run got them, not as compiled.
+    assert run.data.params["train_steps"] == "100" and run.data.params["data"] == TAXI_DATA_URI
+    assert 0 < run.data.metrics["binary_accuracy"] <= 1
+    # The model serves (the first run pushed it): logged, through the server, to its store.
+    (logged,) = client.search_logged_models([experiment.experiment_id])
+    assert logged.source_run_id == run.info.run_id
+    assert list((folder / "artifacts").rglob("saved_model.pb"))
+    # MLflow's own web UI lists the run.
+    dom = browser.dom_of(f"{url}/#/experiments/{experiment.experiment_id}/runs", folder)
+    assert run_id[:8] in dom

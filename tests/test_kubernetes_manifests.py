@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KUBERNETES = ROOT / "kubernetes"
 SCAN_BIN = ROOT / ".venv-scan" / "bin"
 KUBERNETES_VERSION = "1.32.0"
-LOCAL_KUSTOMIZATIONS = ["kubetfx", "flink", "serving"]
+LOCAL_KUSTOMIZATIONS = ["kubetfx", "flink", "serving", "mlflow"]
 # Custom resources: Kubernetes' own schemas do not cover them.
 CUSTOM_GROUPS = ("flink.apache.org/", "gateway.networking.k8s.io/")
 FLINK_ARGS = (
@@ -61,6 +61,7 @@ def test_local_kustomizations_render(rendered):
         "serving": sorted(
             ["ConfigMap", "Deployment", "NetworkPolicy", "Service"] * 2 + ["Gateway", "HTTPRoute"]
         ),
+        "mlflow": ["Deployment", "NetworkPolicy", "PersistentVolumeClaim", "Service"],
     }
     for path in rendered.values():
         for obj in _objects(path):
@@ -81,7 +82,8 @@ def validate_core_objects(objects: list[dict], folder: Path) -> int:
 
 def test_core_objects_validate_strictly_against_kubernetes_1_32(rendered, tmp_path):
     objects = [o for path in rendered.values() for o in _objects(path)]
-    assert validate_core_objects(objects, tmp_path) == 1 + 8  # the volume; serving's tracks
+    # The volume; serving's tracks; the tracking server and its volume.
+    assert validate_core_objects(objects, tmp_path) == 1 + 8 + 4
 
 
 def test_the_flink_session_cluster_is_bounded_and_runs_the_kubetfx_worker_pool(rendered):
@@ -93,6 +95,128 @@ def test_the_flink_session_cluster_is_bounded_and_runs_the_kubetfx_worker_pool(r
     assert worker["args"] == ["--service_port=50000"]
     assert set(worker["resources"]) == {"requests", "limits"}
     assert worker["securityContext"]["runAsNonRoot"] is True
+
+
+def _by_kind(path: Path) -> dict[str, dict]:
+    objects = _objects(path)
+    by_kind = {o["kind"]: o for o in objects}
+    assert len(by_kind) == len(objects), "one object of each kind"
+    return by_kind
+
+
+def _server_flags(container: dict) -> dict[str, str | bool]:
+    """`mlflow server`'s options in the container's command and args: --name=value or a flag."""
+    tokens = [*container["command"], *container.get("args", [])]
+    assert tokens[:2] == ["mlflow", "server"], tokens
+    flags: dict[str, str | bool] = {}
+    rest = tokens[2:]
+    while rest:
+        token = rest.pop(0)
+        assert token.startswith("--"), token
+        name, equals, value = token.partition("=")
+        if not equals and rest and not rest[0].startswith("--"):
+            value = rest.pop(0)
+        assert name not in flags, f"{name} given twice"
+        flags[name] = value or True
+    return flags
+
+
+def _volume_at(path: str, container: dict, pod: dict) -> tuple[dict, dict]:
+    """The (mount, volume) that holds the absolute ``path`` in the container: the deepest mount."""
+    target = PurePosixPath(path)
+    assert target.is_absolute(), path
+    mounts = [m for m in container["volumeMounts"] if target.is_relative_to(m["mountPath"])]
+    assert mounts, f"{path} is on the container's read-only root filesystem"
+    mount = max(mounts, key=lambda m: len(PurePosixPath(m["mountPath"]).parts))
+    (volume,) = (v for v in pod["volumes"] if v["name"] == mount["name"])
+    return mount, volume
+
+
+def test_the_mlflow_server_serves_artifacts_and_keeps_its_store_on_its_volume(rendered):
+    objects = _by_kind(rendered["mlflow"])
+    deployment, claim = objects["Deployment"], objects["PersistentVolumeClaim"]
+    pod = deployment["spec"]["template"]["spec"]
+    (server,) = pod["containers"]
+    assert server["image"] == "ghcr.io/mlflow/mlflow:v3.17.2"  # the lock's mlflow
+    flags = _server_flags(server)
+    assert flags["--serve-artifacts"] is True and "--no-serve-artifacts" not in flags
+    assert "--default-artifact-root" not in flags  # new experiments: mlflow-artifacts:/, proxied
+    assert "--artifacts-only" not in flags
+    assert (flags["--host"], flags["--port"]) == ("0.0.0.0", "5000")
+    backend = flags["--backend-store-uri"]
+    assert backend.startswith("sqlite:////"), backend  # an absolute path
+    stores = {
+        "backend": backend.removeprefix("sqlite:///"),
+        "artifacts": flags["--artifacts-destination"],
+    }
+    for store, path in stores.items():
+        mount, volume = _volume_at(path, server, pod)
+        assert volume.get("persistentVolumeClaim", {}).get("claimName") == "kubetfx-mlflow", store
+        assert not mount.get("readOnly") and not volume["persistentVolumeClaim"].get("readOnly")
+    assert claim["metadata"]["name"] == "kubetfx-mlflow"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    # One writer on a ReadWriteOnce volume: the old pod is gone before the new one starts.
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    # Not root, no capability; with a read-only root, what the server writes is on a
+    # volume: its HOME, its working folder and the temporary files.
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"]
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert server["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert set(server["resources"]) == {"requests", "limits"}
+    (home,) = (e["value"] for e in server["env"] if e["name"] == "HOME")
+    for path in (home, server["workingDir"], "/tmp"):
+        _volume_at(path, server, pod)
+
+
+def test_the_mlflow_service_reaches_the_server_and_its_probes_ask_for_health(rendered):
+    objects = _by_kind(rendered["mlflow"])
+    deployment, service = objects["Deployment"], objects["Service"]
+    pod = deployment["spec"]["template"]
+    (server,) = pod["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in server["ports"]}
+    assert service["metadata"]["name"] == "mlflow"
+    assert service["spec"]["type"] == "ClusterIP"
+    selector = service["spec"]["selector"]
+    assert selector.items() <= pod["metadata"]["labels"].items()
+    assert deployment["spec"]["selector"]["matchLabels"] == selector
+    (port,) = service["spec"]["ports"]
+    assert port["port"] == 5000 and ports.get(port["targetPort"], port["targetPort"]) == 5000
+    for probe in ("readinessProbe", "livenessProbe"):
+        get = server[probe]["httpGet"]
+        assert get["path"] == "/health"
+        assert ports.get(get["port"], get["port"]) == 5000
+    policy = objects["NetworkPolicy"]
+    assert policy["spec"]["podSelector"]["matchLabels"] == selector
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == [5000]
+
+
+def test_the_mlflow_server_accepts_its_service_names_and_a_port_forward(rendered):
+    # MLflow's own Host check, at the image's version (the lock's mlflow), on the rendered list.
+    from mlflow.server.security_utils import is_allowed_host_header, is_health_endpoint
+
+    (server,) = _by_kind(rendered["mlflow"])["Deployment"]["spec"]["template"]["spec"]["containers"]
+    allowed = [host.strip() for host in _server_flags(server)["--allowed-hosts"].split(",")]
+    assert "*" not in allowed
+    for host in (
+        "mlflow.kubeflow.svc.cluster.local:5000",
+        "mlflow.kubeflow.svc:5000",
+        "mlflow.kubeflow:5000",
+        "mlflow:5000",
+        "localhost:5000",
+        "127.0.0.1:5000",
+        "localhost:5001",  # a port-forward to another local port
+    ):
+        assert is_allowed_host_header(allowed, host), host
+    for host in ("evil.example.com", "evil.example.com:5000", "mlflow.example.com:5000", ""):
+        assert not is_allowed_host_header(allowed, host), host
+    # The kubelet's probes send the pod's IP as Host: the health endpoint is exempt.
+    assert not is_allowed_host_header(allowed, "10.244.0.7:5000")
+    assert is_health_endpoint("/health")
 
 
 def test_kfp_is_installed_from_the_pinned_release():

@@ -1,4 +1,9 @@
-"""Tuning through the real pipeline: a tuned run, then an untuned one trains with its values."""
+"""Tuning and tracking through the real pipeline.
+
+A tuned run, then an untuned one that trains with its values, then that
+model's runs tracked in MLflow (a SQLite store in the output folder, read
+back with MLflow's own client), and a run whose tracking server is down.
+"""
 
 import shutil
 from pathlib import Path
@@ -61,6 +66,17 @@ def untuned(project, tuned):
     return result, *_executions(project)
 
 
+@pytest.fixture(scope="module")
+def tracked(project, untuned):
+    """The untuned run's model, gated to be pushed, tracked twice; then a server that is down."""
+    runs = []
+    for track in ([], [], ["http://127.0.0.1:9"]):
+        result = _run(project, "--min-accuracy", "0", "--track", *track)
+        assert result.returncode == 0, result.stdout + result.stderr
+        runs.append((result, *_executions(project)))
+    return runs
+
+
 def _trainer_hyperparameters(project, execution_id):
     store = metadata.connect(str(project / "out" / "metadata.db"))
     from ml_metadata.proto import metadata_store_pb2
@@ -114,6 +130,24 @@ def test_the_report_shows_the_trials_and_the_chosen_values(project, tuned, tmp_p
     assert text.count("<tr>") >= 3  # the trials' table among the page's
 
 
+def test_status_shows_the_trials_best_first_and_the_chosen_values(project, tuned):
+    _, run_id, executions = tuned
+    from kubetfx.components import visualizations
+
+    trials = visualizations.tuning_trials(executions["Tuner"].outputs["tuner_results"][0].uri)
+    result = run_kubetfx(
+        "status", run_id, "--config", str(project / "kubetfx.yaml"),
+        "--output-dir", str(project / "out"),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    at = lines.index("trials, best first (2; the score is the tuning objective):")
+    assert lines[at + 1].split()[:2] == ["trial", "score"]
+    best = lines[at + 2].split()
+    assert best[:2] == [str(trials[0]["trial_id"]), f"{trials[0]['score']:.4f}"]
+    assert lines[at + 4].startswith("the Trainer trains with: ")
+
+
 def test_tuning_options_need_their_counterpart(project, tmp_path):
     result = _run(project, "--max-trials", "2")
     assert result.returncode == 2
@@ -133,3 +167,62 @@ def test_tuning_options_need_their_counterpart(project, tmp_path):
     assert result.stderr.strip().startswith(
         f"kubetfx: error: --tune needs a tuning section in {plain}"
     )
+
+
+def test_tracked_runs_of_one_model_are_one_mlflow_run_with_its_params_metrics_and_model(
+    project, tuned, tracked
+):
+    import mlflow
+
+    from kubetfx.components import visualizations
+
+    (first, first_id, executions), (second, second_id, _), _ = tracked
+    store = f"sqlite:///{project / 'out' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(store)
+    experiment = client.get_experiment_by_name(TAXI.project.name)
+    (run,) = client.search_runs([experiment.experiment_id])
+    note = f"kubetfx: tracked in MLflow at {store}: experiment {TAXI.project.name}, run "
+    assert note + run.info.run_id in first.stdout and note + run.info.run_id in second.stdout
+    assert (run.data.tags["kubetfx.run_id"], run.data.tags["kubetfx.last_run_id"]) == (
+        first_id,
+        second_id,
+    )
+    # The values the Trainer trained with: the tuned run's best, over the project's.
+    _, _, tuned_executions = tuned
+    chosen = visualizations.tuned_values(
+        tuned_executions["Tuner"].outputs["best_hyperparameters"][0].uri
+    )
+    params = run.data.params
+    assert params["tuned"] == "true" and params["train_steps"] == str(chosen["train_steps"])
+    assert float(params["learning_rate"]) == pytest.approx(chosen["learning_rate"])
+    assert params["hidden_units"] == chosen["hidden_units"]
+    assert params["data"] == str(project / "data") and params["label"] == "tips"
+    evaluation = executions["Evaluator"].outputs["evaluation"][0].uri
+    expected = visualizations.overall_metrics(evaluation)
+    assert run.data.metrics["binary_accuracy"] == pytest.approx(expected["binary_accuracy"])
+    assert run.data.tags["kubetfx.blessed"] == "true"
+    # The pushed model, as MLflow's TensorFlow flavor loads it, with the serving signature.
+    (logged,) = client.search_logged_models([experiment.experiment_id])
+    assert logged.source_run_id == run.info.run_id
+    assert logged.artifact_location.startswith(str(project / "out" / "mlflow-artifacts"))
+    mlflow.set_tracking_uri(store)
+    try:
+        model = mlflow.tensorflow.load_model(f"models:/{logged.model_id}")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert "serving_default" in model.signatures
+
+
+def test_a_tracking_server_that_is_down_is_one_line_and_the_run_finishes(project, tracked):
+    _, _, (down, run_id, executions) = tracked
+    assert executions["Tracker"].state == "complete" and executions["Pusher"].state == "cached"
+    lines = [line for line in down.stdout.splitlines() if "MLflow" in line]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "kubetfx: run not tracked in MLflow: MLflow at http://127.0.0.1:9 is unreachable ("
+    )
+    status = run_kubetfx(
+        "status", run_id, "--config", str(project / "kubetfx.yaml"),
+        "--output-dir", str(project / "out"),
+    )  # fmt: skip
+    assert lines[0].removeprefix("kubetfx: ") in status.stdout

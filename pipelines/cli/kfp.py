@@ -22,7 +22,7 @@ from kubetfx.pipelines.cli.project_options import (
     with_options,
 )
 from kubetfx.pipelines.errors import PipelineFailed, UserError
-from kubetfx.pipelines.kfp.spec import PIPELINES
+from kubetfx.pipelines.kfp.spec import MLFLOW_CREDENTIAL_KEYS, MLFLOW_SERVICE_URI, PIPELINES
 
 
 @cli.command("compile")
@@ -86,6 +86,24 @@ from kubetfx.pipelines.kfp.spec import PIPELINES
     help="Train with a tuned run's values: the object-store URI of its best_hyperparameters "
     "artifact, imported into the run.  [default: the project's settings]",
 )
+@click.option(
+    "--track",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[URI]",
+    help="Add the Tracker: each run logs its parameters, metrics, blessing and pushed model "
+    "to the MLflow server at URI (train pipeline).  [default: the project's tracking.uri if "
+    "it is a server, else kubernetes/mlflow's server, " + MLFLOW_SERVICE_URI + "]",
+)
+@click.option(
+    "--track-secret",
+    default=None,
+    metavar="NAME",
+    help="A Secret in the run's namespace with the tracking server's credentials, keys "
+    + " and ".join(MLFLOW_CREDENTIAL_KEYS)
+    + ", given to the Tracker as environment variables.",
+)
 @click.option("--beam-args", default="", help="Beam pipeline options for every Beam task.")
 @CONFIG
 def compile_command(
@@ -103,6 +121,8 @@ def compile_command(
     tune,
     max_trials,
     hyperparameters,
+    track,
+    track_secret,
     beam_args,
     config_path,
 ) -> None:
@@ -117,7 +137,8 @@ def compile_command(
     parameters: data_root, train_steps (train only), serving_dir. With an
     object-store data_root, the data is imported as an artifact that the KFP
     launcher stages into the tasks with its own credentials, and
-    CsvExampleGen's cache follows the files' contents.
+    CsvExampleGen's cache follows the files' contents. With --track, each run
+    of the train pipeline ends by logging to an MLflow server.
     """
     from kubetfx.pipelines.kfp.compiler import compile_pipeline, pipeline_name
 
@@ -159,6 +180,8 @@ def compile_command(
                 pipeline=pipeline,
                 tune=tune,
                 hyperparameters=hyperparameters,
+                track=track,
+                track_secret=track_secret,
             )
     except UserError as e:
         fail(e)
@@ -222,7 +245,22 @@ def emulate(package, output_dir, params, docker_image, parallelism, no_cache) ->
         )
     except (UserError, PipelineFailed) as e:
         fail(e)
+    if note := _tracking_note(output_dir, run.run_id):
+        click.echo(f"kubetfx: {note}")
     echo_report_hint(run.run_id, None, output_dir)
+
+
+def _tracking_note(output_dir: str, run_id: str) -> str | None:
+    """What the run's Tracker task recorded: where MLflow holds the run, or why not."""
+    import os
+
+    from kubetfx.components.kfp_contract import TRACKED_RUN, TRACKER_NODE, TRACKING_NOTE
+    from kubetfx.pipelines.definition.settings import METADATA_FILE
+    from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
+
+    store = EmulatorStore(os.path.join(output_dir, METADATA_FILE))
+    records = store.task_outputs(run_id, TRACKER_NODE).get(TRACKED_RUN, [])
+    return records[0].get("metadata", {}).get(TRACKING_NOTE) if records else None
 
 
 @cli.command()

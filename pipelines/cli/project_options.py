@@ -19,6 +19,7 @@ OPTION_SETTINGS = {
     "--eval-steps": "training.eval_steps",
     "--min-accuracy": "evaluation.gate.threshold",
     "--max-trials": "tuning.max_trials",
+    "--track": "tracking.uri",
 }
 
 SCHEMA = click.option(
@@ -79,6 +80,29 @@ def check_tuning(loaded, tune: bool, max_trials: int | None) -> None:
             f"--tune needs a tuning section in {loaded.path}: the settings to search "
             "(learning_rate, train_steps, hidden_units, dropout) and max_trials (see README)"
         )
+
+
+TRACK = click.option(
+    "--track",
+    is_flag=False,
+    flag_value="",
+    default=None,
+    metavar="[URI]",
+    help="Log the run to MLflow: its parameters, the Evaluator's metrics, the blessing and the "
+    "pushed model. URI: an http(s) tracking server or sqlite:///PATH.  [default: the project's "
+    "tracking.uri, else $MLFLOW_TRACKING_URI, else sqlite:///OUTPUT_DIR/mlflow.db]",
+)
+
+
+def with_tracking(loaded, track: str | None):
+    """The project with tracking on when ``--track`` was given (``""``: without a URI)."""
+    if track is None:
+        return loaded
+    if track:
+        return with_options(loaded, {"--track": track})
+    if loaded.project.tracking is None:
+        return loaded.with_overrides({"tracking": {}})
+    return loaded
 
 
 def training_options(command):

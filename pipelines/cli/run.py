@@ -15,10 +15,12 @@ from kubetfx.pipelines.cli.common import (
     parse_beam_args,
 )
 from kubetfx.pipelines.cli.project_options import (
+    TRACK,
     check_tuning,
     training_options,
     tuning_options,
     with_options,
+    with_tracking,
 )
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 
@@ -42,6 +44,7 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
 )
 @training_options
 @tuning_options
+@TRACK
 @BEAM_ARGS
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
@@ -56,6 +59,7 @@ def run(
     schema_file,
     tune,
     max_trials,
+    track,
     beam_args: str,
     verbose,
 ) -> None:
@@ -65,7 +69,9 @@ def run(
     Caching is on: a re-run with unchanged data, settings and code reuses
     earlier results. A model is pushed to OUTPUT_DIR/serving/ only if the
     Evaluator blesses it; the run stops before training if the data breaks the
-    schema.
+    schema. With --track, or a tracking section in the project file, the run
+    is logged to MLflow; `mlflow ui --backend-store-uri
+    sqlite:///OUTPUT_DIR/mlflow.db` shows runs tracked without a server.
     """
     from kubetfx.pipelines.definition.settings import RunSettings
     from kubetfx.pipelines.local import runner
@@ -82,7 +88,7 @@ def run(
             "--max-trials": max_trials,
         }
         check_tuning(loaded, tune, max_trials)
-        loaded = with_options(loaded, given)
+        loaded = with_tracking(with_options(loaded, given), track)
     except UserError as e:
         fail(e)
     try:
@@ -112,4 +118,6 @@ def run(
             click.echo(f"  {failure}")
     elif outcome.serving_version:
         click.echo(f"kubetfx: model blessed; already serving as version {outcome.serving_version}")
+    if outcome.tracking_note:
+        click.echo(f"kubetfx: {outcome.tracking_note}")
     echo_report_hint(outcome.run_id, config_path, output_dir)

@@ -2,7 +2,7 @@
 
 CsvExampleGen → StatisticsGen → ImportSchemaGen (the reviewed schema) →
 ExampleValidator → DataGate → Transform → [Tuner] → Trainer → Evaluator
-(against LatestPushedModel) → Pusher.
+(against LatestPushedModel) → Pusher [→ Tracker, which logs the run to MLflow].
 
 With ``--tune`` the Tuner searches the project's tuning section and the
 Trainer trains with its best values; without, the Trainer trains with the
@@ -14,7 +14,15 @@ from tfx.dsl.components.base import base_node, executor_spec
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2
 
-from kubetfx.components import baseline, csv_example_gen, data_gate, eval_config, evaluator, pusher
+from kubetfx.components import (
+    baseline,
+    csv_example_gen,
+    data_gate,
+    eval_config,
+    evaluator,
+    pusher,
+    tracking,
+)
 from kubetfx.components.schema_import import ReviewedSchema
 from kubetfx.pipelines.definition import code
 from kubetfx.pipelines.definition.settings import RunSettings
@@ -158,6 +166,30 @@ def create_components(
     )
     model_pusher.executor_spec = executor_spec.ExecutorClassSpec(pusher.Executor)
 
+    tracking_nodes = []
+    if settings.tracking_uri:
+        tracking_nodes.append(
+            tracking.Tracker(
+                model=trainer.outputs["model"],
+                evaluation=model_evaluator.outputs["evaluation"],
+                blessing=model_evaluator.outputs["blessing"],
+                pushed_model=model_pusher.outputs["pushed_model"],
+                schema=schema_gen.outputs["schema"],
+                hyperparameters=hyperparameters,
+                tracking_uri=settings.tracking_uri,
+                experiment=(project.tracking and project.tracking.experiment) or project.name,
+                run_id=settings.run_id,
+                data=project.data,
+                train_steps=project.training.train_steps,
+                settings=tracked_settings(loaded),
+                artifact_location=(
+                    settings.mlflow_artifacts
+                    if settings.tracking_uri == settings.mlflow_store
+                    else None
+                ),
+            )
+        )
+
     return [
         example_gen,
         statistics_gen,
@@ -170,7 +202,21 @@ def create_components(
         pushed_model,
         model_evaluator,
         model_pusher,
+        *tracking_nodes,
     ]
+
+
+def tracked_settings(loaded: ProjectFile) -> dict:
+    """What the Tracker logs of the project besides its inputs and run parameters."""
+    project = loaded.project
+    return {
+        "project": project.name,
+        "label": project.label.column,
+        "task": project.label.task,
+        "model": project.model.model_dump(mode="json"),
+        "eval_steps": project.training.eval_steps,
+        "batch_size": project.training.batch_size,
+    }
 
 
 def create_pipeline(

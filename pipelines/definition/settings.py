@@ -2,8 +2,9 @@
 
 One output folder holds one project's runs: ``metadata.db`` (ML Metadata),
 ``pipeline_root/`` (artifacts), ``logs/run-<run id>.log`` (and
-``logs/predict-<time>.log`` for each ``kubetfx predict``) and
-``serving/<version>/`` (the pushed models).
+``logs/predict-<time>.log`` for each ``kubetfx predict``),
+``serving/<version>/`` (the pushed models) and, for tracked runs without a
+tracking server, MLflow's ``mlflow.db`` and ``mlflow-artifacts/``.
 """
 
 import dataclasses
@@ -11,6 +12,8 @@ import os
 
 DEFAULT_OUTPUT_DIR = "kubetfx_output"
 METADATA_FILE = "metadata.db"
+MLFLOW_FILE = "mlflow.db"
+MLFLOW_ARTIFACTS = "mlflow-artifacts"
 # A project's predict pipeline is named after the project with this suffix.
 PREDICT_SUFFIX = "-predict"
 
@@ -49,6 +52,10 @@ class RunSettings:
     tune: bool = False
     # Without tuning: the tuned values to train with (a HyperParameters artifact's URI).
     hyperparameters: str | None = None
+    # MLflow's tracking URI when the run is tracked (a Tracker after the Pusher).
+    tracking_uri: str | None = None
+    # The run's id, known before the pipeline is built; the Tracker logs it.
+    run_id: str = ""
 
     @property
     def pipeline_root(self) -> str:
@@ -61,6 +68,15 @@ class RunSettings:
     @property
     def serving_dir(self) -> str:
         return self.push_destination or os.path.join(self.output_dir, "serving")
+
+    @property
+    def mlflow_store(self) -> str:
+        """The tracking URI of a run tracked without a server: SQLite in the output folder."""
+        return "sqlite:///" + os.path.join(self.output_dir, MLFLOW_FILE)
+
+    @property
+    def mlflow_artifacts(self) -> str:
+        return os.path.join(self.output_dir, MLFLOW_ARTIFACTS)
 
     @property
     def log_dir(self) -> str:

@@ -54,12 +54,16 @@ def compile_pipeline(
     pipeline: str = "train",
     tune: bool = False,
     hyperparameters: str | None = None,
+    track: str | None = None,
+    track_secret: str | None = None,
 ) -> dict[str, Any]:
     """Writes a project's pipeline package to ``output_path`` (.yaml); returns the spec.
 
     ``pipeline`` is one of ``spec.PIPELINES``. ``tune`` adds the Tuner before the
     Trainer; ``hyperparameters``, the object-store URI of a tuned run's
-    best_hyperparameters, is imported for the Trainer instead.
+    best_hyperparameters, is imported for the Trainer instead. ``track`` (""
+    for the default server) adds the Tracker, logging each run to the MLflow
+    server at that URI, with the credentials in Secret ``track_secret``.
 
     The project's settings and schema are compiled into the tasks, so the stock
     image runs a project that has no code of its own; one that has needs
@@ -104,7 +108,13 @@ def compile_pipeline(
         beam_args=tuple(beam_args),
         tune=tune,
         hyperparameters=hyperparameters,
+        tracking_uri=tracking_server(loaded, track, pipeline),
+        run_id=contract.KFP_RUN_ID,
     )
+    if track_secret and not settings.tracking_uri:
+        raise UserError("--track-secret gives the tracking server's credentials; add --track")
+    if track_secret and target == "vertex":
+        raise UserError("--track-secret needs Kubernetes Secrets, which Vertex AI has not")
     serving = run_parameters.SERVING_DIR_GCS if target == "vertex" else run_parameters.SERVING_DIR
     serving.validate(settings.serving_dir, {}, f"--serving-dir {settings.serving_dir}")
     pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root, pipeline)
@@ -121,7 +131,7 @@ def compile_pipeline(
                 f"# Kubeflow Pipelines package of the kubetfx project {loaded.project.name}, "
                 f"{pipeline} pipeline.\n"
             )
-            platform = serving_volume_spec(pipeline_spec["root"]["dag"]["tasks"])
+            platform = platform_spec(pipeline_spec["root"]["dag"]["tasks"], track_secret)
             yaml.safe_dump_all([pipeline_spec, platform], f, sort_keys=False)
     return pipeline_spec
 
@@ -429,19 +439,44 @@ def _add_visualization_outputs(
             }
 
 
-def serving_volume_spec(tasks: dict[str, Any]) -> dict[str, Any]:
-    """The Kubernetes platform spec: the serving PVC in those of ``tasks`` that use it."""
+def platform_spec(tasks: dict[str, Any], track_secret: str | None = None) -> dict[str, Any]:
+    """The Kubernetes platform spec: the serving PVC in those of ``tasks`` that use it.
+
+    With ``track_secret``, the Tracker gets the MLflow credentials in that Secret.
+    """
     mount = {"constant": contract.SERVING_PVC, "mountPath": contract.SERVING_MOUNT}
-    return {
-        "platforms": {
-            "kubernetes": {
-                "deploymentSpec": {
-                    "executors": {
-                        f"{task}_executor": {"pvcMount": [copy.deepcopy(mount)]}
-                        for task in contract.SERVING_TASKS
-                        if task in tasks
-                    }
-                }
-            }
-        }
+    executors: dict[str, Any] = {
+        f"{task}_executor": {"pvcMount": [copy.deepcopy(mount)]}
+        for task in contract.SERVING_TASKS
+        if task in tasks
     }
+    if track_secret and contract.TRACKER_NODE in tasks:
+        keys = [{"secretKey": k, "envVar": k} for k in contract.MLFLOW_CREDENTIAL_KEYS]
+        executors[f"{contract.TRACKER_NODE}_executor"] = {
+            "secretAsEnv": [{"secretName": track_secret, "keyToEnv": keys}]
+        }
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+
+
+def tracking_server(loaded: ProjectFile, track: str | None, pipeline: str) -> str | None:
+    """The MLflow server a compiled train pipeline logs to, or None when it is not tracked.
+
+    ``track`` is the option's value ("" when given without a URI); without the
+    option, a project whose tracking.uri is a server is tracked there.
+    """
+    section = loaded.project.tracking
+    own = section.uri if section and section.uri else ""
+    server = own.startswith(("http://", "https://"))
+    if track is None and not server:
+        return None
+    if pipeline != "train":
+        if track is None:
+            return None
+        raise UserError("--track applies to the train pipeline, which trains what is tracked")
+    uri = track or (own if server else contract.MLFLOW_SERVICE_URI)
+    if not uri.startswith(("http://", "https://")):
+        raise UserError(
+            f"--track {uri}: tasks on a cluster log to an MLflow server; give its http(s):// "
+            f"address, e.g. {contract.MLFLOW_SERVICE_URI} (kubernetes/mlflow)"
+        )
+    return uri

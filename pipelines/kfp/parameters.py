@@ -109,7 +109,7 @@ def _gcs_folder_problem(value: str, pipeline_spec: dict[str, Any]) -> str | None
 DATA_ROOT = RunParameter(
     name="data_root",
     parameter_type="STRING",
-    bindings=((contract.EXAMPLE_GEN_TASK, "input_base"),),
+    bindings=((contract.EXAMPLE_GEN_TASK, "input_base"), (contract.TRACKER_NODE, "data")),
     description="Folder of CSV files: minio://, s3:// or gs:// for a package compiled with "
     "--data in the object store, else package:// inside the image",
     check=_data_root_problem,
@@ -117,7 +117,10 @@ DATA_ROOT = RunParameter(
 TRAIN_STEPS = RunParameter(
     name="train_steps",
     parameter_type="NUMBER_INTEGER",
-    bindings=(("Trainer", "override__train_args__num_steps"),),
+    bindings=(
+        ("Trainer", "override__train_args__num_steps"),
+        (contract.TRACKER_NODE, "train_steps"),
+    ),
     description="Training steps",
     setting="training.train_steps",
 )
@@ -137,4 +140,6 @@ SERVING_DIR_GCS = dataclasses.replace(
     SERVING_DIR, description="Folder of pushed models, gs://", check=_gcs_folder_problem
 )
 # With data in the object store, data_root is the URI the Data importer imports.
-DATA_ROOT_FROM_STORE = dataclasses.replace(DATA_ROOT, bindings=((contract.DATA_TASK, "uri"),))
+DATA_ROOT_FROM_STORE = dataclasses.replace(
+    DATA_ROOT, bindings=((contract.DATA_TASK, "uri"), (contract.TRACKER_NODE, "data"))
+)

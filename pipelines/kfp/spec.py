@@ -8,6 +8,7 @@ from kubetfx.components.kfp_contract import (  # noqa: F401
     OBJECT_STORE_SCHEMES,
     OVERRIDE_PREFIX,
     PACKAGE_SCHEME,
+    TRACKER_NODE,
 )
 from kubetfx.components.project import Project
 
@@ -30,6 +31,15 @@ FINGERPRINT_COMMAND = ["python", "-m", "kubetfx.components.data_fingerprint"]
 EXAMPLE_GEN_TASK = "CsvExampleGen"
 # The predict pipeline's last task, which no train pipeline has.
 PREDICTIONS_TASK = "Predictions"
+
+# Tracking (compile --track): the Tracker logs the run under KFP's run id, and
+# kubernetes/mlflow's server is where it logs by default. With
+# --track-secret NAME, the task gets these keys of Secret NAME as environment
+# variables of the same names, which MLflow's client reads (basic auth, as
+# `mlflow server --app-name basic-auth` checks).
+KFP_RUN_ID = "{{$.pipeline_job_uuid}}"
+MLFLOW_SERVICE_URI = "http://mlflow.kubeflow.svc.cluster.local:5000"
+MLFLOW_CREDENTIAL_KEYS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
 
 # Extra outputs that the KFP dashboard renders, added to TFX tasks by the
 # compiler and written by the entrypoint: task -> {output name: schema title}.

@@ -36,6 +36,7 @@ class RunOutcome:
     serving_version: str | None  # the version that serves this run's model, if any
     evaluation_failures: list[str]  # the thresholds an unblessed model missed
     log_path: str
+    tracking_note: str | None = None  # where MLflow holds the run, or why it does not
 
 
 def local_data(loaded: ProjectFile) -> ProjectFile:
@@ -57,6 +58,21 @@ def check_inputs(loaded: ProjectFile, settings: RunSettings) -> None:
     preflight.check_metadata_layout(settings.metadata_path, "tfx")
     preflight.check_project_store(settings.metadata_path, loaded.project.name)
     preflight.check_writable_dir(settings.log_dir)
+
+
+def tracking_uri(loaded: ProjectFile, settings: RunSettings) -> str | None:
+    """Where MLflow tracks the run, for a project with a tracking section; else None.
+
+    The section's uri, else MLflow's own MLFLOW_TRACKING_URI, else a SQLite
+    store in the output folder.
+    """
+    if loaded.project.tracking is None:
+        return None
+    return (
+        loaded.project.tracking.uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or settings.mlflow_store
+    )
 
 
 def _python_path(folders: list[str]) -> None:
@@ -85,6 +101,9 @@ def run(
     # The run's id, chosen here in TFX's own format, names its log from the start.
     run_id = datetime.datetime.now().isoformat()
     log_path = run_log_path(settings.log_dir, run_id)
+    settings = dataclasses.replace(
+        settings, run_id=run_id, tracking_uri=tracking_uri(loaded, settings)
+    )
 
     with (
         lock.exclusive(settings.output_dir, run_id),
@@ -165,6 +184,7 @@ def _outcome(
     components: list[ComponentProgress],
     log_path: str,
 ) -> RunOutcome:
+    from kubetfx.components.kfp_contract import TRACKED_RUN, TRACKER_NODE, TRACKING_NOTE
     from kubetfx.components.pusher import SERVING_VERSION_KEY
 
     store = metadata.connect(settings.metadata_path)
@@ -185,7 +205,14 @@ def _outcome(
             pushed_to = properties["pushed_destination"].string_value
         if SERVING_VERSION_KEY in properties:
             serving_version = properties[SERVING_VERSION_KEY].string_value
-    return RunOutcome(run_id, components, blessed, pushed_to, serving_version, failures, log_path)
+    tracking_note = None
+    if TRACKER_NODE in executions:
+        records = executions[TRACKER_NODE].outputs.get(TRACKED_RUN, [])
+        if records and TRACKING_NOTE in records[0].custom_properties:
+            tracking_note = records[0].custom_properties[TRACKING_NOTE].string_value
+    return RunOutcome(
+        run_id, components, blessed, pushed_to, serving_version, failures, log_path, tracking_note
+    )
 
 
 def evaluation_failures(evaluation_uri: str) -> list[str]:

@@ -175,3 +175,34 @@ def test_the_objective_is_the_loss_or_a_metric_of_the_task():
     with pytest.raises(ProjectError, match="auc is not a measure of a multiclass task") as error:
         _project(tuning={"objective": "auc", "dropout": [0.1]})
     assert error.value.loc == ("tuning", "objective")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://mlflow.kubeflow.svc.cluster.local:5000",
+        "https://mlflow.example.com/",
+        "sqlite:////data/runs/mlflow.db",
+        "postgresql+psycopg2://mlflow@db/mlflow",
+        "databricks",
+    ],
+)
+def test_a_tracking_section_names_an_mlflow_server_or_database(uri):
+    tracking = _project(tracking={"uri": uri, "experiment": "flowers-v2"}).tracking
+    assert (tracking.uri, tracking.experiment) == (uri, "flowers-v2")
+    assert _project(tracking={}).tracking.uri is None  # the default store, decided at run time
+    assert _project().tracking is None  # no tracking unless asked
+
+
+@pytest.mark.parametrize(
+    "uri, message",
+    [
+        ("./mlruns", "./mlruns is a folder: MLflow's file store is deprecated"),
+        ("file:///tmp/mlruns", "is a folder: MLflow's file store is deprecated"),
+        ("ftp://host/x", "is not an MLflow tracking URI"),
+    ],
+)
+def test_a_store_mlflow_cannot_use_is_refused(uri, message):
+    with pytest.raises(ValidationError, match=message) as error:
+        _project(tracking={"uri": uri})
+    assert error.value.errors()[0]["loc"] == ("tracking", "uri")

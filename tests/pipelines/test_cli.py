@@ -103,6 +103,21 @@ def test_invalid_option_values_are_refused(tmp_path):
     assert "--beam-args" in result.output
 
 
+def test_a_tracking_store_mlflow_cannot_use_is_one_line_naming_the_option(tmp_path):
+    result = CliRunner().invoke(cli, ["run", "--track", str(tmp_path / "mlruns")])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line == (
+        f"kubetfx: error: --track: {tmp_path / 'mlruns'} is a folder: MLflow's file store is "
+        "deprecated; give sqlite:///PATH/mlflow.db or an http(s):// tracking server"
+    )
+    result = CliRunner().invoke(cli, ["compile", "--track", "sqlite:///tmp/mlflow.db"])
+    assert result.exit_code == 2
+    assert "tasks on a cluster log to an MLflow server; give its http(s):// address" in (
+        result.output
+    )
+
+
 @pytest.mark.parametrize("command", ["run", "compile"])
 def test_beam_args_are_checked_against_beams_own_options(command):
     # Beam itself only warns of a flag it does not know, and goes on without it.
