@@ -9,6 +9,7 @@ import os
 
 import click
 
+from kubetfx.components.kfp_contract import TRACKED_RUN, TRACKING_NOTE
 from kubetfx.pipelines.cli.common import (
     CONFIG,
     RUNS_DIR,
@@ -109,6 +110,12 @@ def status(run_id, config_path, output_dir) -> None:
             for artifact in artifacts:
                 kind = types.get(artifact.type_id, "?")
                 click.echo(f"      {key} ({kind}): {artifact.uri}")
+        if execution.node_id == "Tuner" and execution.outputs.get("tuner_results"):
+            for line in _trial_lines(execution):
+                click.echo(f"      {line}")
+        for record in execution.outputs.get(TRACKED_RUN, []):
+            if TRACKING_NOTE in record.custom_properties:
+                click.echo(f"      {record.custom_properties[TRACKING_NOTE].string_value}")
         if execution.state == "failed":
             error = runs_lib.execution_error(execution) or runs_lib.logged_error(output_dir, run_id)
             click.echo(f"      error: {error}")
@@ -117,6 +124,36 @@ def status(run_id, config_path, output_dir) -> None:
     log = runs_lib.run_log(output_dir, run_id)
     if log:
         click.echo(f"log: {log}")
+
+
+def _trial_lines(tuner) -> list[str]:
+    """The Tuner's trials as a text table, best first, then the values the Trainer took."""
+    with quiet():  # TensorFlow's import chatter
+        from kubetfx.components import visualizations
+
+    trials = visualizations.tuning_trials(tuner.outputs["tuner_results"][0].uri)
+    chosen = {}
+    if tuner.outputs.get("best_hyperparameters"):
+        chosen = visualizations.tuned_values(tuner.outputs["best_hyperparameters"][0].uri)
+    names = list(dict.fromkeys(k for t in trials for k in t if k not in ("trial_id", "score")))
+    rows = [["trial", "score", *names]] + [
+        [str(t["trial_id"]), f"{t['score']:.4f}", *(_shown(t.get(n, "")) for n in names)]
+        for t in trials
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [f"trials, best first ({len(trials)}; the score is the tuning objective):"]
+    for row in rows:
+        lines.append(
+            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        )
+    if chosen:
+        values = ", ".join(f"{k} = {_shown(v)}" for k, v in chosen.items())
+        lines.append(f"the Trainer trains with: {values}")
+    return lines
+
+
+def _shown(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @cli.command()

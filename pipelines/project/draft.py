@@ -390,6 +390,18 @@ def render(
         f"    metric: {label_guess.gate_metric}",
         f"    threshold: {label_guess.gate_threshold!r}{_comment(label_guess.gate_note)}",
         "    no_worse_than_serving: true",
+        "",
+        "# what `kubetfx run --tune` searches; a setting left out keeps its value above",
+        "tuning:",
+        "  max_trials: 10",
+        f"  objective: {label_guess.gate_metric}  # or loss",
+        "  learning_rate: {min: 0.0003, max: 0.01, log: true}",
+        f"  hidden_units: {_flow([model.hidden_units, [64, 32], [128, 64, 32]])}",
+        "  dropout: [0.0, 0.1, 0.2]",
+        "",
+        "# every run logged to MLflow (or one run: kubetfx run --track)",
+        "# tracking:",
+        "#   uri: http://localhost:5000  # default: sqlite:///OUTPUT_DIR/mlflow.db",
     ]
     return "\n".join(lines) + "\n"
 

@@ -142,6 +142,10 @@ def test_the_rendered_draft_is_a_valid_project(tmp_path):
     assert project.label.classes == ["a", "b", "c"]
     assert list(project.features) == ["sepal length (cm)", "kind"]
     assert project.ignore == ["id"]
+    # A search ready for `run --tune`, ranked by the gate's metric; tracking left to the user.
+    assert project.tuning.objective == project.evaluation.gate.metric
+    assert project.tuning.searched == ["learning_rate", "hidden_units", "dropout"]
+    assert project.tracking is None and "# tracking:" in text
     assert "  kind: {transform: identity, size: 4}  # check: codes split # over lines" in text
     assert text.count("# check:") == 3  # the task guess, kind and id
 
