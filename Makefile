@@ -16,6 +16,10 @@ CA_BUNDLE ?=
 # Extra arguments for `make run`, e.g. make run ARGS="--train-steps 200".
 ARGS ?=
 PYTEST_ARGS ?=
+# Test processes: the end-to-end tests wait on imports and on single-threaded
+# steps, so two keep a 2-core machine busy. Each test file runs whole in one
+# process (its module fixtures are built once).
+TEST_WORKERS ?= 2
 comma := ,
 
 .PHONY: venv run test test-fast lint format lock image clean
@@ -42,7 +46,7 @@ run: venv
 
 ## Lint, then every test, the end-to-end pipeline runs included.
 test: venv lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 ## Lint and the unit tests only (about two minutes).
 test-fast: venv lint

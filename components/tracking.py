@@ -129,8 +129,7 @@ def collect(input_dict: dict[str, list[types.Artifact]], settings: dict[str, Any
     metrics: dict[str, float] = {}
     if input_dict.get("evaluation"):
         evaluation = artifact_utils.get_single_instance(input_dict["evaluation"])
-        serving = model_dir(model)
-        names = model_class_names(serving) if settings["task"] == "multiclass" else []
+        names = model_class_names(model.uri) if settings["task"] == "multiclass" else []
         metrics = {metric_key(k): v for k, v in overall_metrics(evaluation.uri, names).items()}
     pushed = artifact_utils.get_single_instance(input_dict["pushed_model"])
     tags = {

@@ -198,3 +198,31 @@ def test_the_compiled_project_runs_as_the_kfp_backend_runs_it(projects, tmp_path
     (metrics,) = outputs["metrics"]
     assert metrics["metadata"]["sparse_categorical_accuracy"] > 0.5
     assert "recall (virginica)" in metrics["metadata"]
+
+
+def test_the_drafted_search_tunes_a_multiclass_model_and_mlflow_tracks_it(projects):
+    """The tuning section `init` drafts, and tracking, on a dataset other than the taxi's.
+
+    Last in this module: it makes a tuned run the iris project's latest.
+    """
+    import mlflow
+
+    from kubetfx.components import visualizations
+
+    _, root, _, _ = projects("iris")
+    config = str(root / "project" / "kubetfx.yaml")
+    tuned = run_kubetfx("run", "--config", config, *FAST, "--tune", "--max-trials", "2", "--track")
+    assert tuned.returncode == 0, tuned.stdout + tuned.stderr
+    executions = _executions(root)
+    trials = visualizations.tuning_trials(executions["Tuner"].outputs["tuner_results"][0].uri)
+    assert len(trials) == 2
+    assert trials[0]["score"] >= trials[1]["score"]  # sparse_categorical_accuracy: maximised
+    store = f"sqlite:///{root / 'project' / 'kubetfx_output' / 'mlflow.db'}"
+    client = mlflow.MlflowClient(store)
+    from kubetfx.pipelines.project.loader import load_project
+
+    experiment = client.get_experiment_by_name(load_project(config).project.name)
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.params["tuned"] == "true" and run.data.params["label"] == "species"
+    # Per-class metrics under names MLflow accepts.
+    assert {"sparse_categorical_accuracy", "recall virginica"} <= set(run.data.metrics)
