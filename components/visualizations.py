@@ -245,16 +245,22 @@ def best_trial_metrics(trials: list[dict[str, Any]]) -> dict[str, float]:
     return metrics
 
 
-def _value(value: Any) -> str:
+def shown_value(value: Any) -> str:
+    """A tried or chosen value as the views show it: floats to four significant digits."""
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def searched_settings(trials: list[dict[str, Any]]) -> list[str]:
+    """The settings the trials tried, in the order they first appear."""
+    return list(dict.fromkeys(k for t in trials for k in t if k not in ("trial_id", "score")))
 
 
 def tuning_markdown(trials: list[dict[str, Any]], chosen: dict[str, Any]) -> str:
     """The trials, best first, and the values the Trainer trains with."""
-    names = list(dict.fromkeys(k for t in trials for k in t if k not in ("trial_id", "score")))
+    names = searched_settings(trials)
     lines = ["# Tuning", ""]
     if chosen:
-        values = ", ".join(f"{_cell(k)} = {_cell(_value(v))}" for k, v in chosen.items())
+        values = ", ".join(f"{_cell(k)} = {_cell(shown_value(v))}" for k, v in chosen.items())
         lines += [f"**The Trainer trains with:** {values}", ""]
     if not trials:
         return "\n".join([*lines, "No trial completed."])
@@ -265,7 +271,7 @@ def tuning_markdown(trials: list[dict[str, Any]], chosen: dict[str, Any]) -> str
         "|---|---|" + "---|" * len(names),
     ]
     for trial in trials:
-        cells = " | ".join(_cell(_value(trial.get(n, ""))) for n in names)
+        cells = " | ".join(_cell(shown_value(trial.get(n, ""))) for n in names)
         lines.append(f"| {_cell(str(trial['trial_id']))} | {trial['score']:.4f} | {cells} |")
     return "\n".join(lines)
 

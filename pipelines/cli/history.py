@@ -135,9 +135,13 @@ def _trial_lines(tuner) -> list[str]:
     chosen = {}
     if tuner.outputs.get("best_hyperparameters"):
         chosen = visualizations.tuned_values(tuner.outputs["best_hyperparameters"][0].uri)
-    names = list(dict.fromkeys(k for t in trials for k in t if k not in ("trial_id", "score")))
+    names = visualizations.searched_settings(trials)
     rows = [["trial", "score", *names]] + [
-        [str(t["trial_id"]), f"{t['score']:.4f}", *(_shown(t.get(n, "")) for n in names)]
+        [
+            str(t["trial_id"]),
+            f"{t['score']:.4f}",
+            *(visualizations.shown_value(t.get(n, "")) for n in names),
+        ]
         for t in trials
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -147,13 +151,9 @@ def _trial_lines(tuner) -> list[str]:
             "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
         )
     if chosen:
-        values = ", ".join(f"{k} = {_shown(v)}" for k, v in chosen.items())
+        values = ", ".join(f"{k} = {visualizations.shown_value(v)}" for k, v in chosen.items())
         lines.append(f"the Trainer trains with: {values}")
     return lines
-
-
-def _shown(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 @cli.command()
