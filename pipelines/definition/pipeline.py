@@ -91,6 +91,9 @@ def create_components(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=preprocessing_fn.module_path,
+        # The pre- and post-transform statistics: two more passes over the data
+        # that nothing downstream reads (StatisticsGen has the raw data's).
+        disable_statistics=True,
         custom_config={
             "preparation": preparation,
             "code_fingerprint": preprocessing_fn.fingerprint,
