@@ -4,12 +4,15 @@ LocalDagRunner offers no callbacks, but its launcher logs each step through
 absl. ``ProgressReporter`` is a logging handler that follows those records
 (TFX 1.16's messages in ``orchestration/local/local_dag_runner.py`` and
 ``orchestration/portable/launcher.py``) and prints one line per component.
+On a terminal it also shows the running data step's progress records.
 """
 
 import dataclasses
 import logging
 import time
 from typing import IO
+
+from kubetfx.components import progress as data_progress
 
 # Format strings of the TFX log records that mark each step.
 _COMPONENT_STARTED = "Component %s is running."
@@ -62,6 +65,10 @@ class ProgressReporter(logging.Handler):
             self.current.outcome = "skipped"
         elif message == _COMPONENT_FINISHED:
             self._finish(self.current)
+        elif message == data_progress.MESSAGE and self._live:
+            # A data step's rows, rate and time left (kubetfx.components.progress).
+            text = record.getMessage().removeprefix("progress: ")
+            self._write(f"\r\x1b[K  {self.current.node_id:<20} running… {text}", end="")
 
     def fail_current(self, outcome: str = "failed") -> str | None:
         """Ends the running component with ``outcome`` (failed, interrupted); returns its id."""
