@@ -2,14 +2,41 @@
 # Builds a local stand-in for the public python:3.10-slim-bookworm image, for
 # machines that cannot pull images from a registry (the test machines).
 #
-#   scripts/build-local-base-image.sh [IMAGE_NAME]   (default kubetfx-local/python:3.10)
+#   scripts/build-local-base-image.sh [IMAGE_NAME [DEBIAN_MIRROR]]
+#
+# IMAGE_NAME defaults to kubetfx-local/python:3.10. DEBIAN_MIRROR is the
+# archive debootstrap downloads from; by default the machine's own, the first
+# Debian archive in its apt sources (/etc/apt/sources.list.d/*.sources or
+# /etc/apt/sources.list), as a proxy or local mirror is often the only one a
+# build machine can reach.
 #
 # A Debian bookworm root file system from debootstrap, plus this machine's
 # pyenv Python 3.10 copied to /usr/local, as the official image lays it out.
 # Needs root, debootstrap, pyenv with 3.10.13, and a running Docker engine.
 set -euo pipefail
 
+# The first URI of a "deb" source whose suites are Debian's own (bookworm,
+# not bookworm-security), in deb822 files then in one-line sources.
+apt_mirror() {
+  local file
+  for file in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$file" ] || continue
+    awk 'BEGIN { RS = ""; FS = "\n" }
+      /(^|\n)Types:[^\n]*deb([ \t\n]|$)/ && /(^|\n)Suites:[ \t]*[a-z]+([ \t\n]|$)/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^URIs:/) { split($i, u, /[ \t]+/); print u[2]; exit } }' "$file"
+  done
+  if [ -f /etc/apt/sources.list ]; then
+    awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+      /etc/apt/sources.list
+  fi
+}
+
 image=${1:-kubetfx-local/python:3.10}
+mirror=${2:-$(apt_mirror | head -n 1)}
+if [ -z "$mirror" ]; then
+  echo "build-local-base-image: no Debian archive in this machine's apt sources; pass one: $0 $image http://deb.debian.org/debian" >&2
+  exit 2
+fi
 docker=${DOCKER:-/usr/bin/docker}
 python_prefix=$(PYENV_VERSION=3.10.13 pyenv prefix 3.10.13)
 rootfs=$(mktemp -d /tmp/kubetfx-rootfs.XXXXXX)
@@ -17,7 +44,7 @@ trap 'rm -rf "$rootfs"' EXIT
 
 debootstrap --variant=minbase \
   --include=passwd,ca-certificates,libssl3,libexpat1,libsqlite3-0,libreadline8,libncursesw6,libffi8,libbz2-1.0,liblzma5,zlib1g \
-  bookworm "$rootfs" http://deb.debian.org/debian >/dev/null
+  bookworm "$rootfs" "$mirror" >/dev/null
 
 # Python 3.10 without its test suite, Tk, IDLE and the static library.
 for part in bin include lib share; do
