@@ -45,7 +45,15 @@ RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubet
  && find "$site" -mindepth 2 -depth -type d -name tests \
       -not -path "$site/tensorflow/*" -not -path "$site/numpy/*" -not -path "$site/pandas/*" \
       -exec rm -rf {} + \
- && find "$site" \( -name "*.a" -o -name "*.pyx" -o -name "*.pxd" \) -delete
+ && find "$site" \( -name "*.a" -o -name "*.pyx" -o -name "*.pxd" \) -delete \
+ # Packages no task imports: uv, TensorBoard's server binary, and
+ # what only notebook front ends and JavaScript-backed Beam features load.
+ && uv pip uninstall --python /opt/kubetfx/bin/python babel js2py tensorboard-data-server \
+ && rm -f /opt/kubetfx/bin/uv /opt/kubetfx/bin/uvx \
+ # Shared libraries without their symbol tables and debug sections (the symbols
+ # other libraries link against stay). The *.libs folders hold auditwheel's
+ # relocated copies, which are left as they are.
+ && find "$site" -name "*.so*" -type f -not -path "*.libs/*" -exec strip --strip-unneeded {} +
 # Bytecode compiled once here: imports take a third of the time with it. A few
 # packages ship templates that are not Python; compileall names them and goes on.
 RUN python -m compileall -q -j 0 /opt/kubetfx/lib/python3.10/site-packages > /dev/null || true
