@@ -16,13 +16,15 @@ CA_BUNDLE ?=
 # Extra arguments for `make run`, e.g. make run ARGS="--train-steps 200".
 ARGS ?=
 PYTEST_ARGS ?=
+# Arguments for `make bench`, e.g. make bench BENCH_ARGS="--rounds 1 --only sample".
+BENCH_ARGS ?=
 # Test processes: the end-to-end tests wait on imports and on single-threaded
 # steps, so two keep a 2-core machine busy. Each test file runs whole in one
 # process (its module fixtures are built once).
 TEST_WORKERS ?= 2
 comma := ,
 
-.PHONY: venv run test test-fast lint format lock image clean
+.PHONY: venv run test test-fast lint format lock image bench clean
 
 venv: $(BIN)/.installed $(VENV)-scan/bin/.installed
 
@@ -51,6 +53,11 @@ test: venv lint
 ## Lint and the unit tests only (about two minutes).
 test-fast: venv lint
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+## The performance record: TFX's reference pipeline and kubetfx side by side, a
+## million-row run with 1 and 2 Beam workers, Arrow baselines (about an hour).
+bench: venv
+	TF_USE_LEGACY_KERAS=1 $(BIN)/python bench/run.py $(BENCH_ARGS)
 
 ## Build the container image (BuildKit).
 image:

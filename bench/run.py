@@ -121,6 +121,7 @@ def sample_round(root: Path, train_steps: int, reference_first: bool) -> dict[st
     """One round on the taxi sample: the reference (cold, cached) and kubetfx (cold,
     after push, cached)."""
     found: dict[str, Measured] = {}
+    root.mkdir(parents=True, exist_ok=True)
 
     def reference() -> None:
         folder = root / "reference"
@@ -371,7 +372,7 @@ def main() -> None:
                 if "cli" in sections:
                     found.update(cli_round(root / "sample" / "kubetfx"))
             if "large" in sections:
-                (root / "large").mkdir()
+                (root / "large").mkdir(parents=True, exist_ok=True)
                 found.update(
                     large_round(root / "large", data, args.large_train_steps, number % 2 == 0)
                 )
