@@ -87,13 +87,25 @@ def timed(command: list[str], log: Path) -> tuple[float, float]:
 
 # Reads a finished run's folder in a process of its own: the bench stays small,
 # so that a child's peak memory (which counts what it inherits at fork) is its own.
-READ_RUN = """
+APART = """
 import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import run as bench
-print(json.dumps(bench.read_run(Path(sys.argv[2]))))
+print(json.dumps(getattr(bench, sys.argv[2])(Path(sys.argv[3]))))
 """
+
+
+def apart(function: str, path: Path):
+    """``function(path)`` of this module, run in a new Python process."""
+    output = subprocess.run(
+        [sys.executable, "-c", APART, str(HERE), function, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=ENV,
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
 
 
 def read_run(folder: Path) -> dict:
@@ -107,17 +119,6 @@ def read_run(folder: Path) -> dict:
         "components": {e.node_id: e.seconds for e in newest.executions if e.state == "complete"},
         "accuracy": accuracy(folder / "pipeline_root"),
     }
-
-
-def read_run_apart(folder: Path) -> dict:
-    output = subprocess.run(
-        [sys.executable, "-c", READ_RUN, str(HERE), str(folder)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
 
 
 def accuracy(pipeline_root: Path) -> float | None:
@@ -145,7 +146,7 @@ def _number(path: Path) -> int:
 def run_measured(command: list[str], folder: Path, log: Path, trained: bool = False) -> Measured:
     seconds, peak = timed(command, log)
     measured = Measured(seconds=seconds, peak_gb=peak)
-    found = read_run_apart(folder)
+    found = apart("read_run", folder)
     measured.update(found["components"])
     if trained:
         measured["accuracy"] = found["accuracy"]
@@ -212,25 +213,9 @@ def large_round(root: Path, data: Path, train_steps: int, one_first: bool) -> di
     return found
 
 
-ARROW = """
-import json, sys
-from pathlib import Path
-sys.path.insert(0, sys.argv[1])
-import run as bench
-print(json.dumps(bench.arrow_passes(Path(sys.argv[2]))))
-"""
-
-
 def arrow_round(data: Path) -> dict[str, Measured]:
     """Arrow's single passes over the large file, in a process of their own."""
-    output = subprocess.run(
-        [sys.executable, "-c", ARROW, str(HERE), str(data)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=ENV,
-    ).stdout
-    read, stats = json.loads(output.strip().splitlines()[-1])
+    read, stats = apart("arrow_passes", data)
     return {
         "arrow csv read": Measured(seconds=read, peak_gb=None),
         "arrow statistics": Measured(seconds=stats, peak_gb=None),
@@ -266,7 +251,7 @@ def cli_round(folder: Path) -> dict[str, Measured]:
     """Start-up and answer of the metadata-reading commands, on a finished run's folder."""
     found = {}
     out = ["--output-dir", str(folder)]
-    newest = read_run_apart(folder)["run_id"]
+    newest = apart("read_run", folder)["run_id"]
     for name, args in (
         ("kubetfx --help", ["--help"]),
         ("kubetfx runs", ["runs", *out]),

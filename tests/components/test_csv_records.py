@@ -9,11 +9,10 @@ import tensorflow as tf
 from google.protobuf.internal import encoder
 from tfx.components.example_gen.csv_example_gen import executor as tfx_csv
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 from tfx_bsl.coders import csv_decoder
 
 from kubetfx.components import csv_example_gen, csv_records
+from tests.components.test_csv_example_gen import ONE_INPUT, example_gen
 
 TAXI = os.path.join(
     os.path.dirname(tfx_csv.__file__),
@@ -36,27 +35,14 @@ HASHED = example_gen_pb2.Output(
         ]
     )
 )
-ONE_INPUT = example_gen_pb2.Input(
-    splits=[example_gen_pb2.Input.Split(name="single_split", pattern="*.csv")]
-)
 
 
 def _run(
     executor, data, out, input_config=ONE_INPUT, output_config=HASHED
 ) -> dict[str, list[bytes]]:
     """Each split's records, as deterministic serializations, sorted."""
-    examples = standard_artifacts.Examples()
-    examples.uri = str(out)
-    executor.Do(
-        {},
-        {"examples": [examples]},
-        {
-            "input_base": str(data),
-            "input_config": proto_utils.proto_to_json(input_config),
-            "output_config": proto_utils.proto_to_json(output_config),
-            "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
-            "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-        },
+    example_gen(
+        data, out, input_config=input_config, output_config=output_config, executor=executor
     )
     records = {}
     for split in SPLITS:
