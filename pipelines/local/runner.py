@@ -6,12 +6,15 @@ everything TFX, Beam and TensorFlow print goes to a log file instead, unless
 ``verbose``.
 """
 
+import _thread
 import dataclasses
 import datetime
 import logging
 import os
 import signal
 import sys
+import threading
+import time
 from typing import IO
 
 from kubetfx.components.kfp_contract import resolve_package_path
@@ -129,10 +132,14 @@ def run(
         absl_logger = logging.getLogger("absl")
         absl_logger.addHandler(reporter)
         failure = None
-        previous_handler = signal.signal(signal.SIGTERM, _terminate)
+        stop_signals = _StopSignals()
+        previous_handlers = {
+            number: signal.signal(number, stop_signals.handle) for number in _StopSignals.NUMBERS
+        }
         try:
             LocalDagRunner().run_with_ir(pipeline)
         except (KeyboardInterrupt, _Terminated) as stop:
+            stop_signals.taken = True
             signal_number = getattr(stop, "signal_number", signal.SIGINT)
             logging.warning("Interrupted by signal %d.", signal_number)
             component = reporter.fail_current("stopped") or "the pipeline"
@@ -146,7 +153,9 @@ def run(
             logging.exception("The pipeline failed.")
             failure = (error, reporter.fail_current() or "the pipeline")
         finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+            stop_signals.taken = True
+            for number, handler in previous_handlers.items():
+                signal.signal(number, handler)
             absl_logger.removeHandler(reporter)
         if failure:
             error, component = failure
@@ -155,13 +164,43 @@ def run(
 
 
 class _Terminated(BaseException):
-    """SIGTERM, raised in the main thread as SIGINT raises KeyboardInterrupt."""
+    """SIGINT or SIGTERM, raised in the main thread."""
 
-    signal_number = signal.SIGTERM
+    def __init__(self, signal_number: int):
+        super().__init__(signal_number)
+        self.signal_number = signal_number
 
 
-def _terminate(signal_number, frame) -> None:
-    raise _Terminated()
+class _StopSignals:
+    """Turns SIGINT and SIGTERM into ``_Terminated``, and insists until the run stops.
+
+    Python raises a signal's exception wherever the main thread is, and one
+    raised inside a finalizer (``__del__``, as TensorFlow's objects run while
+    a model trains) is printed and dropped: the run would go on as if never
+    signalled. So after the first signal, a thread raises it again in the
+    main thread every second until the runner has ``taken`` it.
+    """
+
+    NUMBERS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signal_number: int | None = None
+        self.taken = False
+
+    def handle(self, signal_number, frame) -> None:
+        if self.taken:
+            return
+        if self.signal_number is None:
+            self.signal_number = signal_number
+            threading.Thread(target=self._insist, daemon=True).start()
+        raise _Terminated(self.signal_number)
+
+    def _insist(self) -> None:
+        while True:
+            time.sleep(1)
+            if self.taken:
+                return
+            _thread.interrupt_main(self.signal_number)
 
 
 def _as_pipeline_error(error: Exception, component: str, log_path: str) -> PipelineFailed:
