@@ -85,8 +85,6 @@ def column_type(cells: pa.Array) -> ColumnType:
     if len(cells) == 0:
         return ColumnType.UNKNOWN
     integers = pc.match_substring_regex(cells, _INTEGER)
-    if pc.all(integers).as_py():
-        return ColumnType.INT if _as_numbers(cells, pa.int64()) is not None else ColumnType.STRING
     found = ColumnType.UNKNOWN
     if pc.any(integers).as_py():
         digits = pc.filter(cells, integers)

@@ -67,7 +67,7 @@ class ProgressReporter(logging.Handler):
             self._finish(self.current)
         elif message == data_progress.MESSAGE and self._live:
             # A data step's rows, rate and time left (kubetfx.components.progress).
-            text = record.getMessage().removeprefix("progress: ")
+            text = record.args[0]
             self._write(f"\r\x1b[K  {self.current.node_id:<20} running… {text}", end="")
 
     def fail_current(self, outcome: str = "failed") -> str | None:
