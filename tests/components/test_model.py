@@ -37,6 +37,19 @@ def test_keras_is_version_2():
     assert tf.keras.Model.__module__.startswith("tf_keras")
 
 
+def test_autograph_leaves_tf_keras_code_as_written_and_converts_the_projects():
+    from tensorflow.python.autograph.impl import conversion
+    from tf_keras.src.engine import training
+
+    assert conversion.is_allowlisted(training.Model.train_step)
+    assert not conversion.is_allowlisted(_batch)
+    model.leave_keras_to_run_as_written()  # a second call adds no second rule
+    from tensorflow.python.autograph.core import config
+
+    rules = [str(rule) for rule in config.CONVERSION_RULES]
+    assert rules.count("DoNotConvert rule for tf_keras") == 1
+
+
 def test_the_taxi_model_reads_every_transformed_feature():
     preparation = TAXI.project.preparation()
     built = model.build_keras_model(
