@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from kubetfx.pipelines.history import metadata
+from kubetfx.pipelines.history import runs as runs_lib
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator import run as emulator
 from kubetfx.pipelines.kfp.emulator.object_store import object_path
@@ -204,13 +206,13 @@ def test_runs_and_status_read_the_emulated_runs(workspace, first_run, second_run
         second_run.run_id,
         first_run[0].run_id,
     ]
-    assert [" ".join(row[6:]) for row in rows] == [
+    assert [" ".join(row[7:]) for row in rows] == [
         "stopped by the data gate",
         "complete",
         "complete",
     ]
-    assert rows[2][4:6] == ["12", "0"]  # the first run: all ran, none cached
-    assert int(rows[1][5]) >= 5  # the second run: training came from the cache
+    assert rows[2][5:7] == ["12", "0"]  # the first run: all ran, none cached
+    assert int(rows[1][6]) >= 5  # the second run: training came from the cache
 
     status = run_kubetfx("status", second_run.run_id, "--output-dir", out)
     assert status.returncode == 0, status.stderr
@@ -257,6 +259,38 @@ def test_the_report_renders_for_an_emulated_run(workspace, second_run, tmp_path)
 # The predict pipeline: new rows, without the label, scored by the model the runs above pushed.
 
 NEW_DATA_URI = "minio://mlpipeline/datasets/new/"
+
+
+def test_a_partial_emulation_takes_the_tasks_it_skips_from_the_cache(
+    workspace, object_store_package, gate_run
+):
+    package, out = str(object_store_package), ["--output-dir", str(workspace / "out")]
+    # The data in the object store is the gate run's: it stopped at DataGate, so no
+    # earlier run holds DataGate's outputs for it.
+    refused = run_kubetfx("emulate", package, *out, "--from", "trainer", "--param", FAST[0])
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert (
+        "--from Trainer takes the outputs of DataGate from the cache, but no earlier run in "
+        in refused.stderr
+    )
+
+    result = run_kubetfx("emulate", package, *out, "--only", "statisticsgen", "--no-cache")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "partial run --only StatisticsGen: runs StatisticsGen; takes CsvExampleGen from the cache"
+        in result.stdout
+    )
+    store = metadata.connect(str(workspace / "out" / "metadata.db"))
+    run = runs_lib.find_run(store, "latest")
+    assert {e.node_id: e.state for e in run.executions} == {
+        "CsvExampleGen": "cached",
+        "StatisticsGen": "complete",
+    }
+    assert run.outcome == "complete (--only StatisticsGen)" and run.reused == ("CsvExampleGen",)
+    status = run_kubetfx("status", "latest", *out)
+    assert status.returncode == 0, status.stderr
+    assert f"  {'CsvExampleGen':<20} taken from the cache" in status.stdout.splitlines()
 
 
 @pytest.fixture(scope="module")

@@ -368,12 +368,12 @@ def all_runs(workspace, third_run):
 def test_runs_lists_every_run_newest_first_with_its_outcome(workspace, all_runs):
     database = workspace / "out" / "metadata.db"
     before = database.read_bytes()
-    states = [line.split(None, 6)[-1] for line in all_runs]
+    states = [line.split(None, 7)[-1] for line in all_runs]
     assert states[0] == "stopped by the data gate"  # the last run of this module
     assert "model not blessed" in states
     assert states[-1] == "complete"  # the first run
     first = all_runs[-1].split()
-    assert first[4:6] == ["10", "0"]  # ran, cached
+    assert first[5:7] == ["10", "0"]  # ran, cached
     assert database.read_bytes() == before  # reading never writes
 
 

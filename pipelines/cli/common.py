@@ -48,8 +48,44 @@ PARAM = click.option(
     + ".",
 )
 NO_CACHE = click.option(
-    "--no-cache", is_flag=True, help="Run every task even if a cached result exists."
+    "--no-cache",
+    is_flag=True,
+    help="Execute every task (of a partial run, every selected component) even if a cached "
+    "result exists.",
 )
+_PARTIAL_OPTIONS = [
+    click.option(
+        "--to",
+        "to_component",
+        metavar="COMPONENT",
+        default=None,
+        help="Run up to and including this component, e.g. StatisticsGen to look at new data.",
+    ),
+    click.option(
+        "--from",
+        "from_component",
+        metavar="COMPONENT",
+        default=None,
+        help="Run from this component to the end (or to --to), taking the outputs of the "
+        "components before it from an earlier run.",
+    ),
+    click.option(
+        "--only",
+        metavar="COMPONENT[,COMPONENT...]",
+        default=None,
+        help="Run just these components (and any between them that take their outputs), "
+        "taking the outputs of those they need from an earlier run.",
+    ),
+]
+
+
+def partial_options(command):
+    """--to, --from and --only: run part of a pipeline (pipelines/definition/selection.py)."""
+    for option in reversed(_PARTIAL_OPTIONS):
+        command = option(command)
+    return command
+
+
 RUNS_DIR = click.option(
     "--output-dir",
     type=click.Path(),

@@ -69,19 +69,21 @@ def _print_local_runs(output_dir: str, pipeline_name: str | None, limit: int) ->
     if not summaries:
         click.echo(f"no runs in {path}")
         return
+    short = max(len("SHORT"), *(len(run.short_id) for run in summaries))
     width = max(len("RUN ID"), *(len(run.run_id) for run in summaries))
     # The pipeline is named when the folder holds runs of more than one (train and predict).
     several = len({run.pipeline for run in summaries}) > 1
-    states = max(len("STATE"), *(len(run.state) for run in summaries))
+    states = max(len("STATE"), *(len(run.outcome) for run in summaries))
     state = f"{'STATE':<{states}}  PIPELINE" if several else "STATE"
     click.echo(
-        f"{'RUN ID':<{width}} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} {'CACHED':>6}  {state}"
+        f"{'RUN ID':<{width}} {'SHORT':<{short}} {'STARTED':<20} {'SECONDS':>8}  {'RAN':>3} "
+        f"{'CACHED':>6}  {state}"
     )
     for run in summaries:
         started = run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else ""
-        state = f"{run.state:<{states}}  {run.pipeline}" if several else run.state
+        state = f"{run.outcome:<{states}}  {run.pipeline}" if several else run.outcome
         click.echo(
-            f"{run.run_id:<{width}} {started:<20} {run.seconds:8.1f}  "
+            f"{run.run_id:<{width}} {run.short_id:<{short}} {started:<20} {run.seconds:8.1f}  "
             f"{run.ran:>3} {run.cached:>6}  {state}"
         )
 
@@ -91,7 +93,12 @@ def _print_local_runs(output_dir: str, pipeline_name: str | None, limit: int) ->
 @CONFIG
 @RUNS_DIR
 def status(run_id, config_path, output_dir) -> None:
-    """Show one run: each component's state, time, cache hit, outputs and error."""
+    """Show one run: each component's state, time, cache hit, outputs and error.
+
+    RUN_ID is a run's id, any start of it that no other run's id shares (the
+    SHORT column of `kubetfx runs`), latest, or latest~N for the run N before
+    the latest.
+    """
     from kubetfx.pipelines.history import runs as runs_lib
 
     output_dir, pipeline_name = _where(config_path, output_dir)
@@ -101,10 +108,17 @@ def status(run_id, config_path, output_dir) -> None:
         )
     except UserError as e:
         fail(e)
+    run_id = run.run_id
+    source = f"run {run.base_run}" if run.base_run else "the cache"  # emulated: the cache
+    reused = f", {len(run.reused)} taken from {source}" if run.reused else ""
     click.echo(
-        f"run {run.run_id}: {run.state} ({run.seconds:.1f} s; {run.ran} ran, {run.cached} cached)"
+        f"run {run_id}: {run.outcome} ({run.seconds:.1f} s; {run.ran} ran, "
+        f"{run.cached} cached{reused})"
     )
     for execution in run.executions:
+        if execution.node_id in run.reused:
+            click.echo(f"  {execution.node_id:<20} taken from {source}")
+            continue
         click.echo(f"  {execution.node_id:<20} {execution.state:<9} {execution.seconds:7.1f} s")
         for key, artifacts in sorted(execution.outputs.items()):
             for artifact in artifacts:
@@ -166,7 +180,8 @@ def report(run_id, config_path, output_dir, output, open_page) -> None:
     """Write a self-contained HTML report of one local or emulated run.
 
     The pipeline graph, data statistics, schema, anomalies, evaluation and
-    the metrics against the previous blessed run. [default output:
+    the metrics against the previous blessed run. RUN_ID as `kubetfx status`
+    takes it (latest, latest~N, a start of the id). [default output:
     OUTPUT_DIR/reports/RUN_ID.html]
     """
     from kubetfx.pipelines.history.report import write_report
@@ -191,7 +206,11 @@ def report(run_id, config_path, output_dir, output, open_page) -> None:
 @CONFIG
 @RUNS_DIR
 def compare(run_a, run_b, config_path, output_dir) -> None:
-    """Compare two runs: metrics, schema and data drift per feature."""
+    """Compare two runs: metrics, schema and data drift per feature.
+
+    RUN_A and RUN_B as `kubetfx status` takes a run id (latest, latest~N, a
+    start of the id).
+    """
     from kubetfx.pipelines.history.compare import compare_runs
 
     output_dir, pipeline_name = _where(config_path, output_dir)

@@ -12,6 +12,7 @@ from kubetfx.pipelines.cli.common import (
     fail,
     load,
     parse_beam_args,
+    partial_options,
     quiet,
     version,
 )
@@ -217,8 +218,19 @@ def compile_command(
     show_default=True,
     help="Independent tasks run at the same time, up to this many.",
 )
+@partial_options
 @NO_CACHE
-def emulate(package, output_dir, params, docker_image, parallelism, no_cache) -> None:
+def emulate(
+    package,
+    output_dir,
+    params,
+    docker_image,
+    parallelism,
+    to_component,
+    from_component,
+    only,
+    no_cache,
+) -> None:
     """Run a compiled pipeline package locally, as the KFP 2.x backend would.
 
     Each task gets the ExecutorInput the KFP driver builds, its inputs staged
@@ -231,7 +243,12 @@ def emulate(package, output_dir, params, docker_image, parallelism, no_cache) ->
     your environment: emulate only packages you trust. With --docker, each
     task runs in the image with no network, no capabilities and a non-root
     user, and sees only its own staged files and mounted volumes.
+
+    --to, --from and --only run part of the package (task names in any case),
+    as a pre-flight for one changed task: the skipped tasks it needs must be
+    cache hits, from an earlier emulation with the same inputs.
     """
+    from kubetfx.pipelines.definition.selection import Selection
     from kubetfx.pipelines.kfp.emulator.run import emulate as run_emulation
 
     try:
@@ -242,6 +259,7 @@ def emulate(package, output_dir, params, docker_image, parallelism, no_cache) ->
             docker_image=docker_image,
             enable_cache=not no_cache,
             parallelism=parallelism,
+            selection=Selection.from_options(to_component, from_component, only),
         )
     except (UserError, PipelineFailed) as e:
         fail(e)

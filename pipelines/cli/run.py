@@ -1,18 +1,18 @@
 """``kubetfx run``: a project's pipeline on this machine."""
 
-import time
-
 import click
 
 from kubetfx.pipelines.cli.common import (
     BEAM_ARGS,
     CONFIG,
+    NO_CACHE,
     cli,
     echo_report_hint,
     fail,
     load,
     output_dir_for,
     parse_beam_args,
+    partial_options,
 )
 from kubetfx.pipelines.cli.project_options import (
     TRACK,
@@ -46,6 +46,8 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
 @tuning_options
 @TRACK
 @BEAM_ARGS
+@partial_options
+@NO_CACHE
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
 )
@@ -61,6 +63,10 @@ def run(
     max_trials,
     track,
     beam_args: str,
+    to_component,
+    from_component,
+    only,
+    no_cache,
     verbose,
 ) -> None:
     """Run a project's pipeline locally with TFX's LocalDagRunner.
@@ -72,11 +78,19 @@ def run(
     schema. With --track, or a tracking section in the project file, the run
     is logged to MLflow; `mlflow ui --backend-store-uri
     sqlite:///OUTPUT_DIR/mlflow.db` shows runs tracked without a server.
+
+    --to, --from and --only run part of the pipeline (component names in any
+    case); the run is listed like any other, marked with its selection.
     """
+    from kubetfx.pipelines.definition.selection import Selection
     from kubetfx.pipelines.definition.settings import RunSettings
     from kubetfx.pipelines.local import runner
 
     args = parse_beam_args(beam_args)
+    try:
+        selection = Selection.from_options(to_component, from_component, only)
+    except UserError as e:
+        fail(e)
     loaded = load(config_path)
     try:
         given = {
@@ -99,15 +113,15 @@ def run(
         output_dir=output_dir_for(config_path, output_dir), beam_args=args, tune=tune
     )
     click.echo(f"kubetfx: running {loaded.project.name} on {loaded.project.data}")
-    started = time.monotonic()
     try:
-        outcome = runner.run(loaded, settings, verbose=verbose)
+        outcome = runner.run(
+            loaded, settings, verbose=verbose, selection=selection, no_cache=no_cache
+        )
     except (UserError, PipelineFailed) as e:
         fail(e)
-    elapsed = time.monotonic() - started
     cached = sum(c.outcome == "cached" for c in outcome.components)
     click.echo(
-        f"kubetfx: run {outcome.run_id} finished in {elapsed:.1f} s "
+        f"kubetfx: run {outcome.run_id} finished in {outcome.seconds:.1f} s "
         f"({len(outcome.components) - cached} ran, {cached} cached); log: {outcome.log_path}"
     )
     if outcome.pushed_to:
@@ -118,6 +132,8 @@ def run(
             click.echo(f"  {failure}")
     elif outcome.serving_version:
         click.echo(f"kubetfx: model blessed; already serving as version {outcome.serving_version}")
+    elif outcome.blessed:
+        click.echo("kubetfx: model blessed; the Pusher was not among the components run")
     if outcome.tracking_note:
         click.echo(f"kubetfx: {outcome.tracking_note}")
     echo_report_hint(outcome.run_id, config_path, output_dir)

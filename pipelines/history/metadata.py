@@ -19,6 +19,7 @@ from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from kubetfx.pipelines.definition.selection import SELECTION_PROPERTY, TAKEN_PROPERTY
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp.emulator import object_store as kfp_objects
 from kubetfx.pipelines.kfp.emulator import store as kfp_layout
@@ -206,6 +207,57 @@ def cancel_unfinished(metadata_path: str, run_id: str) -> list[str]:
         store.put_executions(unfinished)
     describe = _tfx_node(store)
     return [describe(store, run_id, execution)[0] for execution in unfinished]
+
+
+# What ``kubetfx run`` records on a local run's ``pipeline_run`` context when it ends,
+# besides a partial run's selection (pipelines/definition/selection.py).
+WALL_SECONDS = "kubetfx_wall_seconds"  # the time ``kubetfx run`` printed
+
+
+def record_run(metadata_path: str, run_id: str, properties: dict[str, str | float]) -> bool:
+    """Adds ``properties`` to a local run's record; False if the run has none yet.
+
+    TFX creates the record when the run's first component starts.
+    """
+    store = connect(metadata_path, read_only=False)
+    run = store.get_context_by_type_and_name("pipeline_run", run_id)
+    if run is None:
+        return False
+    for name, value in properties.items():
+        if isinstance(value, str):
+            run.custom_properties[name].string_value = value
+        else:
+            run.custom_properties[name].double_value = float(value)
+    store.put_contexts([run])
+    return True
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """What the orchestrator recorded about a whole run, beside its executions."""
+
+    wall_seconds: float | None = None
+    selection: str = ""
+    reused: tuple[str, ...] = ()
+    base_run: str | None = None  # the run a partial run took its reused outputs from
+
+
+def run_record(store: RunStore, run_id: str) -> RunRecord:
+    """The run's record; an emulated partial run takes its outputs from the cache, not a run."""
+    run = store.get_context_by_type_and_name(
+        kfp_layout.RUN_CONTEXT if store.kfp else "pipeline_run", run_id
+    )
+    if run is None:
+        return RunRecord()
+    found = run.custom_properties
+    parents = [c for c in store.get_parent_contexts_by_context(run.id) if c.type_id == run.type_id]
+    taken = found[TAKEN_PROPERTY].string_value if TAKEN_PROPERTY in found else ""
+    return RunRecord(
+        wall_seconds=found[WALL_SECONDS].double_value if WALL_SECONDS in found else None,
+        selection=found[SELECTION_PROPERTY].string_value if SELECTION_PROPERTY in found else "",
+        reused=tuple(name for name in taken.split(",") if name),
+        base_run=parents[0].name if parents else None,
+    )
 
 
 def run_executions(store: RunStore, run_id: str) -> list[ExecutionRecord]:

@@ -100,6 +100,11 @@ def comparison_table(current: dict[str, float], previous: dict[str, float]) -> s
     )
 
 
+def _source(run: runs_lib.RunSummary) -> str:
+    """Where a partial run took the outputs it did not make: a run, or (emulated) the cache."""
+    return f"run {run.base_run}" if run.base_run else "the cache"
+
+
 def build_report(output_dir: str, run_id: str, pipeline_name: str | None = None) -> str:
     """The report page of one local run."""
     from tfx.types import standard_artifacts
@@ -109,6 +114,7 @@ def build_report(output_dir: str, run_id: str, pipeline_name: str | None = None)
     metadata_path = os.path.join(output_dir, "metadata.db")
     store = runs_lib.open_store(metadata_path)
     run = runs_lib.find_run(store, run_id, pipeline_name)
+    run_id = run.run_id
     if run.state == runs_lib.STATE_RUNNING:
         raise UserError(f"run {run_id} is still in progress; report it once it has ended")
     by_node = {e.node_id: e for e in run.executions}
@@ -121,12 +127,18 @@ def build_report(output_dir: str, run_id: str, pipeline_name: str | None = None)
     body = [
         '<table class="summary">'
         f"<tr><th>run</th><td>{html.escape(run_id)}</td></tr>"
-        f"<tr><th>outcome</th><td>{html.escape(run.state)}</td></tr>"
+        f"<tr><th>outcome</th><td>{html.escape(run.outcome)}</td></tr>"
         f"<tr><th>run by</th><td>{runner}</td></tr>"
         f"<tr><th>started</th><td>{started}</td></tr>"
         f"<tr><th>wall time</th><td>{run.seconds:.1f} s</td></tr>"
         f"<tr><th>components</th><td>{run.ran} ran, {run.cached} from the cache</td></tr>"
-        "</table>",
+        + (
+            f"<tr><th>taken from {html.escape(_source(run))}</th>"
+            f"<td>{html.escape(', '.join(run.reused))}</td></tr>"
+            if run.reused
+            else ""
+        )
+        + "</table>",
         '<section id="graph"><h2>Pipeline</h2>'
         + charts.pipeline_graph(
             [(e.node_id, e.state, e.seconds) for e in run.executions],
@@ -219,6 +231,8 @@ def write_report(
     output_dir: str, run_id: str, path: str | None = None, pipeline_name: str | None = None
 ) -> str:
     """Writes the report (default: <output dir>/reports/<run id>.html); returns its path."""
+    store = runs_lib.open_store(os.path.join(output_dir, "metadata.db"))
+    run_id = runs_lib.resolve_run_id(store, run_id, pipeline_name)
     path = path or os.path.join(output_dir, "reports", f"{run_id}.html")
     page = build_report(output_dir, run_id, pipeline_name)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -21,9 +21,11 @@ from kubetfx.components.kfp_contract import resolve_package_path
 from kubetfx.pipelines import preflight
 from kubetfx.pipelines.console import output_to_log
 from kubetfx.pipelines.definition import lock
+from kubetfx.pipelines.definition.selection import SELECTION_PROPERTY, TAKEN_PROPERTY, Selection
 from kubetfx.pipelines.definition.settings import RunSettings, run_log_path
 from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, RunInterrupted
 from kubetfx.pipelines.history import metadata
+from kubetfx.pipelines.local import partial
 from kubetfx.pipelines.local.progress import ComponentProgress, ProgressReporter
 from kubetfx.pipelines.project.loader import ProjectFile, check_columns
 
@@ -40,6 +42,7 @@ class RunOutcome:
     evaluation_failures: list[str]  # the thresholds an unblessed model missed
     log_path: str
     tracking_note: str | None = None  # where MLflow holds the run, or why it does not
+    seconds: float = 0.0  # wall time, as recorded with the run
 
 
 def local_data(loaded: ProjectFile) -> ProjectFile:
@@ -88,15 +91,23 @@ def _python_path(folders: list[str]) -> None:
 
 
 def run(
-    loaded: ProjectFile, settings: RunSettings, out: IO[str] = sys.stdout, verbose: bool = False
+    loaded: ProjectFile,
+    settings: RunSettings,
+    out: IO[str] = sys.stdout,
+    verbose: bool = False,
+    selection: Selection | None = None,
+    no_cache: bool = False,
 ) -> RunOutcome:
-    """Runs the project's pipeline to the end, printing progress to ``out``.
+    """Runs the project's pipeline, or the part ``selection`` names, printing progress to ``out``.
 
     Raises DataGateStopped when the data fails validation and PipelineFailed
     when a component fails; a model is pushed only if the Evaluator blessed it.
+    With ``no_cache`` the components that run execute even where TFX's cache
+    holds their outputs.
     """
     from kubetfx.pipelines.definition.code import user_functions
 
+    started = time.monotonic()
     loaded = local_data(loaded)
     settings = settings.absolute()
     check_inputs(loaded, settings)
@@ -128,6 +139,10 @@ def run(
         runtime_parameter_utils.substitute_runtime_parameter(
             pipeline, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
         )
+        selection = selection or Selection()
+        plan = partial.mark(pipeline, selection, settings.metadata_path, no_cache)
+        if selection:
+            terminal.write(_describe(plan))
         reporter = ProgressReporter(terminal, live=terminal.isatty())
         absl_logger = logging.getLogger("absl")
         absl_logger.addHandler(reporter)
@@ -157,10 +172,33 @@ def run(
             for number, handler in previous_handlers.items():
                 signal.signal(number, handler)
             absl_logger.removeHandler(reporter)
+            seconds = round(time.monotonic() - started, 1)  # as printed and recorded
+            _record(settings.metadata_path, run_id, plan, seconds)
         if failure:
             error, component = failure
             raise _as_pipeline_error(error, component, log_path) from error
-        return _outcome(settings, run_id, reporter.components, log_path)
+        outcome = _outcome(settings, run_id, reporter.components, log_path)
+        return dataclasses.replace(outcome, seconds=seconds)
+
+
+def _describe(plan: partial.Plan) -> str:
+    """The terminal's account of a partial run before it starts."""
+    text = f"partial run {plan.selection}: runs {', '.join(plan.run)}"
+    if plan.reused:
+        text += f"; takes {', '.join(plan.reused)} from run {plan.base_run}"
+    return text + "\n"
+
+
+def _record(metadata_path: str, run_id: str, plan: partial.Plan, seconds: float) -> None:
+    """Records the run's wall time and selection with it in ML Metadata, where TFX made a record."""
+    properties: dict[str, str | float] = {metadata.WALL_SECONDS: seconds}
+    if plan.selection:
+        properties[SELECTION_PROPERTY] = plan.selection
+        properties[TAKEN_PROPERTY] = ",".join(plan.reused)
+    try:
+        metadata.record_run(metadata_path, run_id, properties)
+    except Exception:  # noqa: BLE001 - the record is an addition; the run's outcome stands
+        logging.exception("Could not record the run's wall time and selection.")
 
 
 class _Terminated(BaseException):

@@ -10,6 +10,12 @@ then finish (``v2/compiler/argocompiler/dag.go`` leaves the root DAG's
 "<dep>.Succeeded").
 The driver and every ML Metadata call stay on the calling thread; only the
 launchers run in worker threads.
+
+A partial run (``--to``, ``--from``, ``--only``) runs the selected tasks and
+takes the outputs of the skipped ones they need from the cache, as a cache
+hit does: each skipped task's cache key is computed from its inputs and must
+match an earlier execution's. A partial emulation is a pre-flight for one
+changed task; the backend itself has no partial runs.
 """
 
 import concurrent.futures
@@ -26,6 +32,7 @@ from typing import IO, Any
 from kubetfx.components.kfp_contract import OBJECT_STORE_SCHEMES, schema_title
 from kubetfx.pipelines.console import last_exception
 from kubetfx.pipelines.definition import lock
+from kubetfx.pipelines.definition.selection import Selection, select
 from kubetfx.pipelines.definition.settings import METADATA_FILE, PREDICT_SUFFIX
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import package as kfp_package
@@ -82,6 +89,7 @@ class Emulator:
         pipeline_root: str = contract.DEFAULT_PIPELINE_ROOT,
         parallelism: int = DEFAULT_PARALLELISM,
         out: IO[str] = sys.stdout,
+        selection: Selection | None = None,
     ):
         self.pipeline_spec, self.platform_spec = kfp_package.load_package(package_path)
         kfp_package.check_spec(self.pipeline_spec, self.platform_spec)
@@ -105,6 +113,7 @@ class Emulator:
         )
         check_project_store(metadata_path, project)
         self.enable_cache = enable_cache
+        self.selection = selection or Selection()
         self.pipeline_root = pipeline_root.rstrip("/")
         self.parallelism = max(1, parallelism)
         self.out = out
@@ -129,6 +138,11 @@ class Emulator:
         tasks = self.pipeline_spec["root"]["dag"]["tasks"]
         order = kfp_package.topological_order(tasks)
         upstream = kfp_package.dependencies(tasks)
+        taken: list[str] = []
+        if self.selection:
+            self.selection = named = self.selection.named(order)
+            selected, taken = select(order, upstream, named)
+            order = [n for n in order if n in selected or n in taken]
         store = EmulatorStore(os.path.join(self.output_dir, METADATA_FILE))
         store.start_run(self.pipeline_name, run_id, self.params)
         driver = Driver(
@@ -143,6 +157,13 @@ class Emulator:
             store,
         )
         self.out.write(f"emulating {self.pipeline_name}, run {run_id}\n")
+        if self.selection:
+            store.record_selection(run_id, named.describe(), taken)
+            self.out.write(
+                f"partial run {named.describe()}: runs {', '.join(selected)}"
+                + (f"; takes {', '.join(taken)} from the cache" if taken else "")
+                + "\n"
+            )
         results: dict[str, TaskResult] = {}
         running: dict[concurrent.futures.Future, tuple[str, int, float, str]] = {}
         state = "failed"
@@ -158,7 +179,9 @@ class Emulator:
                         if any(r.state == "failed" for r in results.values()):
                             self._report(results, TaskResult(name, "not run"))
                         elif states <= {"complete", "cached"} and len(running) < self.parallelism:
-                            started = self._start(store, driver, run_id, name, tasks[name], pool)
+                            started = self._start(
+                                store, driver, run_id, name, tasks[name], pool, name in taken
+                            )
                             if isinstance(started, TaskResult):
                                 self._report(results, started)
                             else:
@@ -187,10 +210,11 @@ class Emulator:
             self.out.write(f"  {result.name:<20} {result.state:<9} {result.seconds:6.1f} s\n")
         self.out.flush()
 
-    def _start(self, store, driver, run_id, name, task, pool):
+    def _start(self, store, driver, run_id, name, task, pool, take: bool = False):
         """Driver, then importer, cache hit or a launcher started on the pool.
 
         Returns the TaskResult when the task ended here, else (future, bookkeeping).
+        A task to ``take`` must be a cache hit, whether or not caching is on.
         """
         started = time.monotonic()
         component = self.pipeline_spec["components"][task["componentRef"]["name"]]
@@ -213,9 +237,15 @@ class Emulator:
         container = executor["container"]
         log_path = task_log_path(self.log_dir, run_id, name)
         fingerprint = None
-        if self.enable_cache and task.get("cachingOptions", {}).get("enableCache"):
+        if take or (self.enable_cache and task.get("cachingOptions", {}).get("enableCache")):
             fingerprint = cache_fingerprint(executor_input, container, self.runner.image, component)
             cached = store.find_cached(self.pipeline_name, fingerprint)
+            if cached is None and take:
+                raise UserError(
+                    f"{self.selection.describe()} takes the outputs of {name} from the cache, "
+                    f"but no earlier run in {self.output_dir} ran it with these inputs; "
+                    "emulate the whole package (or from an earlier task) first"
+                )
             if cached is not None:
                 error = reuse_error(executor_input, store.outputs_of(cached))
                 if error:
@@ -256,8 +286,9 @@ def emulate(
     enable_cache: bool = True,
     parallelism: int = DEFAULT_PARALLELISM,
     out: IO[str] = sys.stdout,
+    selection: Selection | None = None,
 ) -> EmulatedRun:
-    """Emulates one run; raises PipelineFailed naming the failed task and its log."""
+    """Emulates one run, or the part ``selection`` names; PipelineFailed names a failed task."""
     pipeline_spec, platform_spec = kfp_package.load_package(package_path)
     kfp_package.check_spec(pipeline_spec, platform_spec)
     emulator = Emulator(
@@ -268,6 +299,7 @@ def emulate(
         enable_cache=enable_cache,
         parallelism=parallelism,
         out=out,
+        selection=selection,
     )
     started = datetime.datetime.now()
     run = emulator.run()

@@ -14,6 +14,8 @@ from google.protobuf import json_format
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 
+from kubetfx.pipelines.definition.selection import SELECTION_PROPERTY, TAKEN_PROPERTY
+
 EXECUTION_TYPE = "system.ContainerExecution"
 PIPELINE_CONTEXT = "system.Pipeline"
 RUN_CONTEXT = "system.PipelineRun"
@@ -106,6 +108,13 @@ class EmulatorStore:
         run_id_db = self.store.put_contexts([run])[0]
         self.store.put_parent_contexts([mlmd.ParentContext(child_id=run_id_db, parent_id=pipeline)])
         self._pipeline_name = pipeline_name
+
+    def record_selection(self, run_id: str, selection: str, taken: list[str]) -> None:
+        """Marks a partial run with its selection and the tasks it takes from the cache."""
+        run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)
+        run.custom_properties[SELECTION_PROPERTY].string_value = selection
+        run.custom_properties[TAKEN_PROPERTY].string_value = ",".join(taken)
+        self.store.put_contexts([run])
 
     def finish_run(self, run_id: str, state: str) -> None:
         run = self.store.get_context_by_type_and_name(RUN_CONTEXT, run_id)

@@ -6,7 +6,9 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 
 from kubetfx.pipelines.definition import lock
+from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.history import metadata
+from kubetfx.pipelines.history import runs as runs_lib
 from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
 from tests.conftest import run_kubetfx
 
@@ -129,3 +131,120 @@ def test_a_run_in_progress_is_listed_as_running_and_not_reported(tmp_path):
     (row,) = listed.stdout.splitlines()[1:]
     assert row.split()[0] == "run-1" and row.endswith("interrupted")
     assert (tmp_path / "metadata.db").read_bytes() == before
+
+
+def _runs_of(folder, pipeline_name: str, run_ids: list[str]):
+    """A TFX-layout store holding these runs of one pipeline, oldest first."""
+    path = _tfx_layout_store(folder)
+    store = metadata.connect(str(path), read_only=False)
+    pipeline_type = store.put_context_type(metadata_store_pb2.ContextType(name="pipeline"))
+    store.put_context_type(metadata_store_pb2.ContextType(name="node"))
+    run_type = store.get_context_type("pipeline_run").id
+    (pipeline,) = store.put_contexts(
+        [metadata_store_pb2.Context(type_id=pipeline_type, name=pipeline_name)]
+    )
+    for run_id in run_ids:
+        (run,) = store.put_contexts([metadata_store_pb2.Context(type_id=run_type, name=run_id)])
+        store.put_parent_contexts(
+            [metadata_store_pb2.ParentContext(child_id=run, parent_id=pipeline)]
+        )
+    return metadata.connect(str(path))
+
+
+RUN_IDS = [
+    "2026-11-27T02:24:26.622420",
+    "2026-11-30T15:22:32.064693",
+    "2026-11-30T15:22:40.100000",
+    "2026-11-30T16:01:02.000001",
+]
+
+
+def test_run_ids_can_be_latest_latest_n_or_a_unique_start(tmp_path):
+    store = _runs_of(tmp_path, "taxi", RUN_IDS)
+    resolve = runs_lib.resolve_run_id
+    assert resolve(store, "latest") == RUN_IDS[-1]
+    assert resolve(store, "latest~0") == RUN_IDS[-1]
+    assert resolve(store, "latest~3") == RUN_IDS[0]
+    assert resolve(store, RUN_IDS[1]) == RUN_IDS[1]
+    assert resolve(store, "2026-11-27") == RUN_IDS[0]
+    assert resolve(store, "2026-11-30T15:22:4", "taxi") == RUN_IDS[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("latest~4", "latest~4: {path} holds 4 runs; the oldest is latest~3"),
+        ("2026-12", "no run 2026-12 in {path}; `kubetfx runs` lists the runs"),
+        (
+            "2026-11-30T15:22",
+            "2026-11-30T15:22 is the start of 2 runs' ids (2026-11-30T15:22:40.100000, "
+            "2026-11-30T15:22:32.064693); give more of it",
+        ),
+        ("", "no run  in {path}; `kubetfx runs` lists the runs"),
+    ],
+)
+def test_a_run_id_that_names_no_single_run_says_why(tmp_path, text, expected):
+    store = _runs_of(tmp_path, "taxi", RUN_IDS)
+    with pytest.raises(UserError) as raised:
+        runs_lib.resolve_run_id(store, text)
+    assert str(raised.value) == expected.format(path=store.path)
+
+
+def test_short_ids_are_the_shortest_unique_starts_of_at_least_eight_characters():
+    short = runs_lib.short_ids([*RUN_IDS, "5e67dfbd-f1a9-4619-b7a2-134bd6e140e0"])
+    assert short == {
+        "2026-11-27T02:24:26.622420": "2026-11-2",
+        "2026-11-30T15:22:32.064693": "2026-11-30T15:22:3",
+        "2026-11-30T15:22:40.100000": "2026-11-30T15:22:4",
+        "2026-11-30T16:01:02.000001": "2026-11-30T16",
+        "5e67dfbd-f1a9-4619-b7a2-134bd6e140e0": "5e67dfbd",
+    }
+    assert runs_lib.short_ids(["run-1"]) == {"run-1": "run-1"}
+
+
+def test_runs_and_status_take_the_short_ids_they_show(tmp_path):
+    _runs_of(tmp_path, "taxi", RUN_IDS)
+    listed = run_kubetfx("runs", "--output-dir", str(tmp_path))
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split()[:3] == ["RUN", "ID", "SHORT"]
+    assert [row.split()[:2] for row in rows] == [
+        ["2026-11-30T16:01:02.000001", "2026-11-30T16"],
+        ["2026-11-30T15:22:40.100000", "2026-11-30T15:22:4"],
+        ["2026-11-30T15:22:32.064693", "2026-11-30T15:22:3"],
+        ["2026-11-27T02:24:26.622420", "2026-11-2"],
+    ]
+    status = run_kubetfx("status", "2026-11-30T15:22:4", "--output-dir", str(tmp_path))
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("run 2026-11-30T15:22:40.100000: ")
+    ambiguous = _refused(["status", "2026-11-30T15:22"], tmp_path)
+    assert "is the start of 2 runs' ids" in ambiguous
+
+
+def test_a_recorded_wall_time_and_selection_are_what_the_run_shows(tmp_path):
+    from kubetfx.pipelines.definition.selection import SELECTION_PROPERTY, TAKEN_PROPERTY
+
+    _runs_of(tmp_path, "taxi", RUN_IDS[:2])
+    path = str(tmp_path / "metadata.db")
+    assert metadata.record_run(
+        path,
+        RUN_IDS[1],
+        {
+            metadata.WALL_SECONDS: 41.3,
+            SELECTION_PROPERTY: "--from Trainer",
+            TAKEN_PROPERTY: "CsvExampleGen,Transform",
+        },
+    )
+    assert not metadata.record_run(path, "no-such-run", {metadata.WALL_SECONDS: 1.0})
+    writable = metadata.connect(path, read_only=False)
+    base = writable.get_context_by_type_and_name("pipeline_run", RUN_IDS[0])
+    partial_run = writable.get_context_by_type_and_name("pipeline_run", RUN_IDS[1])
+    writable.put_parent_contexts(
+        [metadata_store_pb2.ParentContext(child_id=partial_run.id, parent_id=base.id)]
+    )
+
+    (newest, oldest) = runs_lib.list_runs(path)
+    assert newest.run_id == RUN_IDS[1] and newest.seconds == 41.3
+    assert newest.outcome == "complete (--from Trainer)"
+    assert newest.reused == ("CsvExampleGen", "Transform") and newest.base_run == RUN_IDS[0]
+    assert oldest.selection == "" and oldest.base_run is None and oldest.seconds == 0.0
