@@ -277,13 +277,16 @@ def test_a_partial_emulation_takes_the_tasks_it_skips_from_the_cache(
 
     result = run_kubetfx("emulate", package, *out, "--only", "statisticsgen", "--no-cache")
     assert result.returncode == 0, result.stdout + result.stderr
+    # The data's importer and DataFingerprint (compiled without caching) look afresh.
     assert (
-        "partial run --only StatisticsGen: runs StatisticsGen; takes CsvExampleGen from the cache"
-        in result.stdout
-    )
+        "partial run --only StatisticsGen: runs Data, DataFingerprint, StatisticsGen; "
+        "takes CsvExampleGen from the cache\n"
+    ) in result.stdout
     store = metadata.connect(str(workspace / "out" / "metadata.db"))
     run = runs_lib.find_run(store, "latest")
     assert {e.node_id: e.state for e in run.executions} == {
+        "Data": "complete",
+        "DataFingerprint": "complete",
         "CsvExampleGen": "cached",
         "StatisticsGen": "complete",
     }

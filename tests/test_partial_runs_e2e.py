@@ -165,3 +165,8 @@ def test_runs_and_status_show_the_partial_runs_and_where_their_inputs_came_from(
     assert lines[0].endswith(f"3 ran, 0 cached, {len(retrained[1].reused)} taken from run {base})")
     assert f"  {'Transform':<20} taken from run {base}" in lines
     assert any(line.split()[:2] == ["Trainer", "complete"] for line in lines)
+
+    # The full run against the retrained one, named by alias and by a start of its id.
+    compared = run_kubetfx("compare", base[:19], "latest~1", *out)
+    assert compared.returncode == 0, compared.stderr
+    assert "binary_accuracy" in compared.stdout and "schema: unchanged" in compared.stdout

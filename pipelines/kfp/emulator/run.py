@@ -142,6 +142,11 @@ class Emulator:
         if self.selection:
             self.selection = named = self.selection.named(order)
             selected, taken = select(order, upstream, named)
+            # Importers and tasks compiled without caching (DataFingerprint,
+            # LatestPushedModel) look afresh on every run: they run, not taken.
+            afresh = {n for n in taken if self._looks_afresh(tasks[n])}
+            selected = [n for n in order if n in selected or n in afresh]
+            taken = [n for n in taken if n not in afresh]
             order = [n for n in order if n in selected or n in taken]
         store = EmulatorStore(os.path.join(self.output_dir, METADATA_FILE))
         store.start_run(self.pipeline_name, run_id, self.params)
@@ -201,6 +206,12 @@ class Emulator:
                     future.cancel()
                 store.finish_run(run_id, state)
         return EmulatedRun(run_id, state, [results[n] for n in order], self.output_dir)
+
+    def _looks_afresh(self, task: dict[str, Any]) -> bool:
+        """An importer, or a task the package runs without KFP's cache."""
+        label = self.pipeline_spec["components"][task["componentRef"]["name"]]["executorLabel"]
+        importer = "importer" in self.pipeline_spec["deploymentSpec"]["executors"][label]
+        return importer or not task.get("cachingOptions", {}).get("enableCache")
 
     def _report(self, results: dict[str, TaskResult], result: TaskResult) -> None:
         results[result.name] = result
