@@ -25,6 +25,8 @@ from kubetfx.pipelines.kfp.emulator import object_store as kfp_objects
 from kubetfx.pipelines.kfp.emulator import store as kfp_layout
 
 _STATE_NAMES = {value: name.lower() for name, value in metadata_store_pb2.Execution.State.items()}
+# The execution states whose outputs a later run may take.
+SUCCEEDED = ("complete", "cached")
 _OUTPUT_EVENTS = (
     metadata_store_pb2.Event.OUTPUT,
     metadata_store_pb2.Event.DECLARED_OUTPUT,
@@ -389,10 +391,6 @@ def latest_tuned(metadata_path: str, pipeline_name: str) -> str | None:
     for run_id in run_ids(store, pipeline_name):
         for execution in run_executions(store, run_id):
             found = execution.outputs.get(BEST_HYPERPARAMETERS)
-            if (
-                execution.node_id == TUNER_NODE
-                and execution.state in ("complete", "cached")
-                and found
-            ):
+            if execution.node_id == TUNER_NODE and execution.state in SUCCEEDED and found:
                 return found[0].uri
     return None

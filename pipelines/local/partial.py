@@ -17,9 +17,6 @@ from kubetfx.pipelines.definition.selection import Selection
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.history import metadata
 
-# The execution states whose outputs a later run may take.
-_SUCCEEDED = ("complete", "cached")
-
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
@@ -82,9 +79,8 @@ def _base_run(metadata_path: str, pipeline_name: str, required: list[str], descr
         store = metadata.connect(metadata_path)
         ids = metadata.run_ids(store, pipeline_name)
         for run_id in ids:
-            succeeded = {
-                e.node_id for e in metadata.run_executions(store, run_id) if e.state in _SUCCEEDED
-            }
+            executions = metadata.run_executions(store, run_id)
+            succeeded = {e.node_id for e in executions if e.state in metadata.SUCCEEDED}
             if set(required) <= succeeded:
                 return run_id
     if not required:

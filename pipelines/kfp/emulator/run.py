@@ -211,7 +211,7 @@ class Emulator:
         """An importer, or a task the package runs without KFP's cache."""
         label = self.pipeline_spec["components"][task["componentRef"]["name"]]["executorLabel"]
         importer = "importer" in self.pipeline_spec["deploymentSpec"]["executors"][label]
-        return importer or not task.get("cachingOptions", {}).get("enableCache")
+        return importer or not _caching_on(task)
 
     def _report(self, results: dict[str, TaskResult], result: TaskResult) -> None:
         results[result.name] = result
@@ -248,7 +248,7 @@ class Emulator:
         container = executor["container"]
         log_path = task_log_path(self.log_dir, run_id, name)
         fingerprint = None
-        if take or (self.enable_cache and task.get("cachingOptions", {}).get("enableCache")):
+        if take or (self.enable_cache and _caching_on(task)):
             fingerprint = cache_fingerprint(executor_input, container, self.runner.image, component)
             cached = store.find_cached(self.pipeline_name, fingerprint)
             if cached is None and take:
@@ -287,6 +287,11 @@ class Emulator:
             store.publish_execution(run_id, execution, outputs, ok, artifact_type_name, parameters)
         state = "complete" if ok else "failed"
         return TaskResult(name, state, time.monotonic() - started, log_path)
+
+
+def _caching_on(task: dict[str, Any]) -> bool:
+    """Whether the package lets KFP's cache serve the task."""
+    return bool(task.get("cachingOptions", {}).get("enableCache"))
 
 
 def emulate(
