@@ -60,7 +60,6 @@ BeamDagRunner().run(ref._create_pipeline(
     metadata_path=os.path.join(root, "metadata.db"),
     beam_pipeline_args=ref._beam_pipeline_args))
 """
-TWO_WORKERS = "--direct_num_workers=2 --direct_running_mode=multi_processing"
 
 
 def taxi_sample() -> Path:
@@ -201,13 +200,11 @@ def large_file(rows: int, cache: Path) -> Path:
 
 def large_round(root: Path, data: Path, train_steps: int, one_first: bool) -> dict[str, Measured]:
     found: dict[str, Measured] = {}
-    order = [("1 worker", None), ("2 workers", TWO_WORKERS)]
-    for name, beam_args in order if one_first else order[::-1]:
+    order = [("1 worker", 1), ("2 workers", 2)]
+    for name, workers in order if one_first else order[::-1]:
         folder = root / name.replace(" ", "-")
         command = [KUBETFX, "run", "--data", str(data), "--output-dir", str(folder)]
-        command += ["--train-steps", str(train_steps)]
-        if beam_args:
-            command += ["--beam-args", beam_args]
+        command += ["--train-steps", str(train_steps), "--parallelism", str(workers)]
         found[f"large, {name}"] = run_measured(command, folder, root / f"{name}.log", trained=True)
         shutil.rmtree(folder)
     return found

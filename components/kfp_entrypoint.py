@@ -41,6 +41,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from kubetfx.components import beam_workers
 from kubetfx.components.kfp_contract import (
     ARTIFACT_CLASSES,
     CODE_DIGEST_ARG,
@@ -181,6 +182,7 @@ def run_task(
     tmp_dir = os.path.join(task_dir, ".temp")
     unique_id = os.path.basename(task_dir)
     if issubclass(executor_class, base_beam_executor.BaseBeamExecutor):
+        beam_workers.use_installed_tfx()  # the image holds TFX for every worker
         context = base_beam_executor.BaseBeamExecutor.Context(
             beam_pipeline_args=list(beam_args), unique_id=unique_id, tmp_dir=tmp_dir
         )
@@ -278,8 +280,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     exit_code = 0
     try:
         run_task(executor_input, inputs_spec, args.executor_class_path, beam_args)
-    except Exception:  # noqa: BLE001 - reported in the task log, then the task fails
+    except Exception as error:  # noqa: BLE001 - reported in the task log, then the task fails
         logging.exception("The task failed.")
+        cause = beam_workers.explain(error, beam_args)
+        if cause:
+            logging.error("The task failed: %s", cause)
         exit_code = 1
     sys.stdout.flush()
     sys.stderr.flush()

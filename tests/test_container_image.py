@@ -161,9 +161,10 @@ def test_an_image_with_a_projects_own_code_builds_from_the_documented_dockerfile
     dockerfile = _documented_dockerfile().replace("FROM kubetfx:0.1.0", f"FROM {IMAGE}")
     (project / "Dockerfile").write_text(dockerfile)
     (project / "my_features.py").write_text(
-        "from kubetfx.components.preprocessing import prepare\n\n\n"
+        "from kubetfx.components.preprocessing import prepare\n"
+        "from kubetfx.components.project import Preparation\n\n\n"
         "def preprocessing_fn(inputs, custom_config):\n"
-        "    return prepare(custom_config['preparation'], inputs)\n"
+        "    return prepare(Preparation.model_validate(custom_config['preparation']), inputs)\n"
     )
     tag = "kubetfx-test/user-code:1"
     built = subprocess.run(

@@ -4,7 +4,6 @@ A cluster cannot run on the test machines; what can be checked without one is.
 The scanners live in .venv-scan (`make venv` creates it).
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -20,10 +19,6 @@ KUBERNETES_VERSION = "1.32.0"
 LOCAL_KUSTOMIZATIONS = ["kubetfx", "flink", "serving", "mlflow"]
 # Custom resources: Kubernetes' own schemas do not cover them.
 CUSTOM_GROUPS = ("flink.apache.org/", "gateway.networking.k8s.io/")
-FLINK_ARGS = (
-    "--runner=FlinkRunner --flink_master=kubetfx-flink-rest.kubeflow:8081 "
-    "--environment_type=EXTERNAL --environment_config=localhost:50000"
-)
 
 
 def _tool(name: str) -> str:
@@ -57,7 +52,13 @@ def test_local_kustomizations_render(rendered):
     kinds = {name: sorted(o["kind"] for o in _objects(path)) for name, path in rendered.items()}
     assert kinds == {
         "kubetfx": ["PersistentVolumeClaim"],
-        "flink": ["FlinkDeployment"],
+        "flink": [
+            "Deployment",
+            "FlinkDeployment",
+            "NetworkPolicy",
+            "PersistentVolumeClaim",
+            "Service",
+        ],
         "serving": sorted(
             ["ConfigMap", "Deployment", "NetworkPolicy", "Service"] * 2 + ["Gateway", "HTTPRoute"]
         ),
@@ -82,15 +83,18 @@ def validate_core_objects(objects: list[dict], folder: Path) -> int:
 
 def test_core_objects_validate_strictly_against_kubernetes_1_32(rendered, tmp_path):
     objects = [o for path in rendered.values() for o in _objects(path)]
-    # The volume; serving's tracks; the tracking server and its volume.
-    assert validate_core_objects(objects, tmp_path) == 1 + 8 + 4
+    # The volume; serving's tracks; the tracking server and its volume; Beam's
+    # job server, its Service and NetworkPolicy and the work volume.
+    assert validate_core_objects(objects, tmp_path) == 1 + 8 + 4 + 4
 
 
 def test_the_flink_session_cluster_is_bounded_and_runs_the_kubetfx_worker_pool(rendered):
     # A custom resource: Kubernetes' schemas do not cover it, so its structure is checked here.
-    (flink,) = _objects(rendered["flink"])
+    flink = _by_kind(rendered["flink"])["FlinkDeployment"]
     assert flink["apiVersion"] == "flink.apache.org/v1beta1"
-    (worker,) = flink["spec"]["taskManager"]["podTemplate"]["spec"]["containers"]
+    pod = flink["spec"]["taskManager"]["podTemplate"]["spec"]
+    main, worker = pod["containers"]
+    assert main["name"] == "flink-main-container"  # the operator's, with a mount added
     assert worker["image"].startswith("kubetfx:")
     assert worker["args"] == ["--service_port=50000"]
     assert set(worker["resources"]) == {"requests", "limits"}
@@ -276,15 +280,47 @@ def test_each_script_names_the_tools_it_lacks(script, tmp_path):
     assert re.search(r"missing [a-z0-9 ]+; install them", result.stderr), result.stderr
 
 
-def test_flink_beam_args_reach_every_beam_executor(tmp_path):
+def test_a_flink_package_and_the_flink_overlay_agree(rendered, tmp_path):
+    """What `kubetfx compile --beam-runner flink` sends to, the overlay serves and mounts."""
+    import apache_beam
+
+    from kubetfx.pipelines.definition.engine import FLINK_JOB_ENDPOINT, WORKER_POOL
+    from kubetfx.pipelines.kfp import spec as contract
     from tests.conftest import run_kubetfx
 
     package = tmp_path / "flink.yaml"
-    result = run_kubetfx("compile", "--output", str(package), "--beam-args", FLINK_ARGS)
+    result = run_kubetfx("compile", "--output", str(package), "--beam-runner", "flink")
     assert result.returncode == 0, result.stderr
-    executors = next(yaml.safe_load_all(package.read_text()))["deploymentSpec"]["executors"]
-    for label in ("CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"):
-        args = executors[f"{label}_executor"]["container"]["args"]
-        for flag in FLINK_ARGS.split():
-            assert args.count(flag) == 1, (label, flag)
-    assert os.path.getsize(package) > 0
+    spec, platform = yaml.safe_load_all(package.read_text())
+    args = spec["deploymentSpec"]["executors"]["Transform_executor"]["container"]["args"]
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    (work,) = executors["Transform_executor"]["pvcMount"]
+
+    objects = _by_kind(rendered["flink"])
+    service, server = objects["Service"], objects["Deployment"]
+    host, port = FLINK_JOB_ENDPOINT.split(":")
+    assert host == f"{service['metadata']['name']}.{service['metadata']['namespace']}"
+    assert int(port) in [p["port"] for p in service["spec"]["ports"]]
+    assert f"--job_endpoint={FLINK_JOB_ENDPOINT}" in args
+    # The worker pool beside each task manager, where the job server's tasks look for it.
+    assert f"--environment_config={WORKER_POOL}" in args
+    flink = objects["FlinkDeployment"]
+    pod = flink["spec"]["taskManager"]["podTemplate"]["spec"]
+    main, worker = pod["containers"]
+    assert worker["ports"] == [{"containerPort": int(WORKER_POOL.split(":")[1])}]
+    # One volume, at the path where the launcher stages the task's artifacts, on every side.
+    assert objects["PersistentVolumeClaim"]["metadata"]["name"] == contract.BEAM_WORK_PVC
+    assert work == {"constant": contract.BEAM_WORK_PVC, "mountPath": "/minio"}
+    server_pod = server["spec"]["template"]["spec"]
+    (job_server,) = server_pod["containers"]
+    for container, in_pod in ((main, pod), (worker, pod), (job_server, server_pod)):
+        mount, volume = _volume_at("/minio/mlpipeline", container, in_pod)
+        assert mount["mountPath"] == work["mountPath"], container["name"]
+        assert volume["persistentVolumeClaim"]["claimName"] == contract.BEAM_WORK_PVC
+    assert "--artifacts-dir=/minio/.beam-artifacts" in job_server["args"]
+    # The job server's Beam is the tasks' Beam; its Flink is the session cluster's.
+    image = job_server["image"]
+    assert image.endswith(f":{apache_beam.__version__}"), image
+    flink_version = flink["spec"]["flinkVersion"].removeprefix("v").replace("_", ".")
+    assert f"beam_flink{flink_version}_job_server" in image
+    assert flink["spec"]["image"].startswith(f"flink:{flink_version}.")

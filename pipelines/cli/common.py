@@ -172,8 +172,62 @@ ENDPOINT = kfp_connection("KFP dashboard or API URL, e.g. http://localhost:8080.
 BEAM_ARGS = click.option(
     "--beam-args",
     default="",
-    help='Apache Beam pipeline options, quoted as one string, e.g. "--direct_num_workers=2".',
+    help="Further Apache Beam pipeline options, after --beam-runner's, quoted as one string, "
+    'e.g. "--max_parallelism=8".',
 )
+
+
+def beam_options(compiled: bool):
+    """--beam-runner, its options (pipelines/definition/engine.py) and --beam-args.
+
+    The command gets ``beam_args``: Beam's flags for the engine, then those of
+    --beam-args, checked against Beam's own options; ``compiled`` for the
+    flags of tasks that run in a cluster.
+    """
+    from kubetfx.pipelines.definition import engine
+
+    options = [
+        click.option(
+            "--beam-runner",
+            type=click.Choice(engine.RUNNERS),
+            default="direct",
+            show_default=True,
+            help="The engine that runs the Beam steps (ExampleGen, StatisticsGen, Transform, "
+            "Evaluator): Beam's DirectRunner here, a job service with a worker pool, Flink, "
+            "Spark or Dataflow.",
+        ),
+        *(
+            click.option(
+                option.flag,
+                type=click.INT if option.field == "parallelism" else str,
+                default=None,
+                metavar=option.metavar,
+                help=f"({', '.join(option.runners)}) {option.help}",
+            )
+            for option in engine.OPTIONS
+        ),
+        BEAM_ARGS,
+    ]
+
+    def decorate(command):
+        @functools.wraps(command)
+        def with_beam_args(*args, **kwargs):
+            given = {option.field: kwargs.pop(option.field) for option in engine.OPTIONS}
+            runner = kwargs.pop("beam_runner")
+            extra = parse_beam_args(kwargs.pop("beam_args"))
+            try:
+                chosen = engine.Engine(runner, **given)
+                flags = engine.combine(chosen, extra, compiled=compiled)
+                check_beam_args(flags)
+            except UserError as e:
+                fail(e)
+            return command(*args, beam_args=flags, **kwargs)
+
+        for option in reversed(options):
+            with_beam_args = option(with_beam_args)
+        return with_beam_args
+
+    return decorate
 
 
 def fail(error: Exception) -> None:

@@ -7,11 +7,11 @@ from kubetfx.pipelines.cli.common import (
     ENDPOINT,
     NO_CACHE,
     PARAM,
+    beam_options,
     cli,
     echo_report_hint,
     fail,
     load,
-    parse_beam_args,
     partial_options,
     quiet,
     version,
@@ -105,7 +105,7 @@ from kubetfx.pipelines.kfp.spec import MLFLOW_CREDENTIAL_KEYS, MLFLOW_SERVICE_UR
     + " and ".join(MLFLOW_CREDENTIAL_KEYS)
     + ", given to the Tracker as environment variables.",
 )
-@click.option("--beam-args", default="", help="Beam pipeline options for every Beam task.")
+@beam_options(compiled=True)
 @CONFIG
 def compile_command(
     output,
@@ -143,7 +143,6 @@ def compile_command(
     """
     from kubetfx.pipelines.kfp.compiler import compile_pipeline, pipeline_name
 
-    args = parse_beam_args(beam_args)
     loaded = load(config_path)
     try:
         given = {
@@ -174,7 +173,7 @@ def compile_command(
                 image=image or f"kubetfx:{version()}",
                 custom_image=image is not None,
                 pipeline_root=pipeline_root,
-                beam_args=args,
+                beam_args=beam_args,
                 data=data,
                 serving_dir=serving_dir,
                 target=target,

@@ -7,13 +7,12 @@ import os
 import click
 
 from kubetfx.pipelines.cli.common import (
-    BEAM_ARGS,
     CONFIG,
+    beam_options,
     cli,
     fail,
     load,
     output_dir_for,
-    parse_beam_args,
 )
 from kubetfx.pipelines.errors import PipelineFailed, UserError
 
@@ -52,7 +51,7 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
     help="Comma-separated input columns copied to each output row.  [default: all]",
 )
 @click.option("--overwrite", is_flag=True, help="Replace --output if it exists.")
-@BEAM_ARGS
+@beam_options(compiled=False)
 @click.option(
     "--verbose", "-v", is_flag=True, help="Show TFX, Beam and TensorFlow logs on the terminal."
 )
@@ -70,8 +69,12 @@ def predict(
     """
     from kubetfx.pipelines.console import output_to_log
     from kubetfx.pipelines.definition.settings import RunSettings, predict_log_path
+    from kubetfx.pipelines.local import beam_services
 
-    args = parse_beam_args(beam_args)
+    try:
+        beam_services.check(beam_args)
+    except UserError as e:
+        fail(e)
     loaded = load(config_path)
     settings = RunSettings(output_dir=output_dir_for(config_path, output_dir)).absolute()
     started = datetime.datetime.now().isoformat(timespec="seconds")
@@ -90,7 +93,7 @@ def predict(
                     version=version,
                     keys=[k.strip() for k in keys.split(",")] if keys else None,
                     overwrite=overwrite,
-                    beam_args=args,
+                    beam_args=beam_args,
                     out=terminal,
                 )
             except Exception:

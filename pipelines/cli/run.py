@@ -3,15 +3,14 @@
 import click
 
 from kubetfx.pipelines.cli.common import (
-    BEAM_ARGS,
     CONFIG,
     NO_CACHE,
+    beam_options,
     cli,
     echo_report_hint,
     fail,
     load,
     output_dir_for,
-    parse_beam_args,
     partial_options,
 )
 from kubetfx.pipelines.cli.project_options import (
@@ -45,7 +44,7 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
 @training_options
 @tuning_options
 @TRACK
-@BEAM_ARGS
+@beam_options(compiled=False)
 @partial_options
 @NO_CACHE
 @click.option(
@@ -62,7 +61,7 @@ def run(
     tune,
     max_trials,
     track,
-    beam_args: str,
+    beam_args: tuple[str, ...],
     to_component,
     from_component,
     only,
@@ -86,7 +85,6 @@ def run(
     from kubetfx.pipelines.definition.settings import RunSettings
     from kubetfx.pipelines.local import runner
 
-    args = parse_beam_args(beam_args)
     try:
         selection = Selection.from_options(to_component, from_component, only)
     except UserError as e:
@@ -110,7 +108,7 @@ def run(
     except UserError as e:
         fail(e)
     settings = RunSettings(
-        output_dir=output_dir_for(config_path, output_dir), beam_args=args, tune=tune
+        output_dir=output_dir_for(config_path, output_dir), beam_args=beam_args, tune=tune
     )
     click.echo(f"kubetfx: running {loaded.project.name} on {loaded.project.data}")
     try:

@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from kubetfx.components.beam_workers import job_service, on_dataflow
+from kubetfx.components.kfp_entrypoint import local_path_for_uri
 from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp import parameters as run_parameters
@@ -115,6 +117,16 @@ def compile_pipeline(
         raise UserError("--track-secret gives the tracking server's credentials; add --track")
     if track_secret and target == "vertex":
         raise UserError("--track-secret needs Kubernetes Secrets, which Vertex AI has not")
+    if on_dataflow(beam_args) and not pipeline_root.startswith("gs://"):
+        raise UserError(
+            f"--beam-runner dataflow: Dataflow's workers read and write the artifacts in Cloud "
+            f"Storage; give a gs:// --pipeline-root, got {pipeline_root}"
+        )
+    if target == "vertex" and job_service(beam_args):
+        raise UserError(
+            "--target vertex runs the Beam steps in its own tasks or on Dataflow "
+            "(--beam-runner dataflow), not through a job service"
+        )
     serving = run_parameters.SERVING_DIR_GCS if target == "vertex" else run_parameters.SERVING_DIR
     serving.validate(settings.serving_dir, {}, f"--serving-dir {settings.serving_dir}")
     pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root, pipeline)
@@ -131,7 +143,11 @@ def compile_pipeline(
                 f"# Kubeflow Pipelines package of the kubetfx project {loaded.project.name}, "
                 f"{pipeline} pipeline.\n"
             )
-            platform = platform_spec(pipeline_spec["root"]["dag"]["tasks"], track_secret)
+            platform = platform_spec(
+                pipeline_spec["root"]["dag"]["tasks"],
+                track_secret,
+                beam_work=beam_work(pipeline_spec, pipeline_root),
+            )
             yaml.safe_dump_all([pipeline_spec, platform], f, sort_keys=False)
     return pipeline_spec
 
@@ -439,10 +455,48 @@ def _add_visualization_outputs(
             }
 
 
-def platform_spec(tasks: dict[str, Any], track_secret: str | None = None) -> dict[str, Any]:
+def beam_work(pipeline_spec: dict[str, Any], pipeline_root: str) -> dict[str, Any]:
+    """The Beam tasks that send their work to a job service, with where the work volume goes.
+
+    Returns {} when the Beam steps run inside their tasks (DirectRunner, Dataflow).
+    """
+    executors = pipeline_spec["deploymentSpec"]["executors"]
+    tasks = []
+    for task in pipeline_spec["root"]["dag"]["tasks"]:
+        args = executors.get(f"{task}_executor", {}).get("container", {}).get("args", [])
+        if job_service(args) and _runs_beam(args):
+            tasks.append(task)
+    if not tasks:
+        return {}
+    staged = local_path_for_uri(pipeline_root, root="/")
+    if staged == pipeline_root:
+        raise UserError(
+            f"--pipeline-root {pipeline_root}: a job service's workers share the tasks' "
+            "artifacts through the object store's staging folder; give a minio://, s3:// or "
+            "gs:// root"
+        )
+    mount_path = "/" + staged.strip("/").split("/")[0]
+    return {"tasks": tasks, "mountPath": mount_path}
+
+
+def _runs_beam(args: list[str]) -> bool:
+    """Whether a task's executor (``--executor_class_path``) runs a Beam pipeline."""
+    from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+    from tfx.utils import import_utils
+
+    if "--executor_class_path" not in args:
+        return False
+    path = args[args.index("--executor_class_path") + 1]
+    return issubclass(import_utils.import_class_by_path(path), BaseBeamExecutor)
+
+
+def platform_spec(
+    tasks: dict[str, Any], track_secret: str | None = None, beam_work: dict | None = None
+) -> dict[str, Any]:
     """The Kubernetes platform spec: the serving PVC in those of ``tasks`` that use it.
 
-    With ``track_secret``, the Tracker gets the MLflow credentials in that Secret.
+    With ``track_secret``, the Tracker gets the MLflow credentials in that Secret;
+    with ``beam_work`` (``beam_work()``), its tasks mount the Beam work volume.
     """
     mount = {"constant": contract.SERVING_PVC, "mountPath": contract.SERVING_MOUNT}
     executors: dict[str, Any] = {
@@ -450,6 +504,9 @@ def platform_spec(tasks: dict[str, Any], track_secret: str | None = None) -> dic
         for task in contract.SERVING_TASKS
         if task in tasks
     }
+    for task in (beam_work or {}).get("tasks", []):
+        work = {"constant": contract.BEAM_WORK_PVC, "mountPath": beam_work["mountPath"]}
+        executors.setdefault(f"{task}_executor", {}).setdefault("pvcMount", []).append(work)
     if track_secret and contract.TRACKER_NODE in tasks:
         keys = [{"secretKey": k, "envVar": k} for k in contract.MLFLOW_CREDENTIAL_KEYS]
         executors[f"{contract.TRACKER_NODE}_executor"] = {

@@ -68,6 +68,13 @@ SERVING_PVC = "kubetfx-serving"
 SERVING_MOUNT = "/serving"
 SERVING_TASKS = ("LatestPushedModel", "Pusher")
 
+# With a job service's workers doing the Beam steps (--beam-runner portable,
+# flink or spark), they read and write the task's staged artifacts: the Beam
+# tasks mount this volume where the launcher stages them (/minio for a
+# minio:// root), and kubernetes/flink mounts it at the same path beside each
+# task manager and in the job server (Beam's staged artifacts, ./.beam-artifacts).
+BEAM_WORK_PVC = "kubetfx-beam-work"
+
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 ENTRYPOINT = ["python", "-m", "kubetfx.components.kfp_entrypoint"]
 

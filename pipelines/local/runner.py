@@ -25,7 +25,7 @@ from kubetfx.pipelines.definition.selection import SELECTION_PROPERTY, TAKEN_PRO
 from kubetfx.pipelines.definition.settings import RunSettings, run_log_path
 from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, RunInterrupted
 from kubetfx.pipelines.history import metadata
-from kubetfx.pipelines.local import partial
+from kubetfx.pipelines.local import beam_services, partial
 from kubetfx.pipelines.local.progress import ComponentProgress, ProgressReporter
 from kubetfx.pipelines.project.loader import ProjectFile, check_columns
 
@@ -57,6 +57,7 @@ def local_data(loaded: ProjectFile) -> ProjectFile:
 
 def check_inputs(loaded: ProjectFile, settings: RunSettings) -> None:
     """Fails with a UserError before anything runs if an input is unusable."""
+    beam_services.check(settings.beam_args)
     header = preflight.check_data(loaded.project.data)
     check_columns(loaded, header, loaded.project.data)
     preflight.check_writable_dir(settings.output_dir)
@@ -128,8 +129,10 @@ def run(
         from tfx.orchestration.portable import runtime_parameter_utils
         from tfx.orchestration.portable.tfx_runner import _make_pipeline_proto
 
+        from kubetfx.components.beam_workers import use_installed_tfx
         from kubetfx.pipelines.definition.pipeline import create_pipeline
 
+        use_installed_tfx()
         # What LocalDagRunner.run does, with the run id given here rather than
         # picked inside (run_with_ir then finds it substituted already).
         if not settings.tune:  # train with the last tuned values, if there are any
@@ -176,7 +179,7 @@ def run(
             _record(settings.metadata_path, run_id, plan, seconds)
         if failure:
             error, component = failure
-            raise _as_pipeline_error(error, component, log_path) from error
+            raise _as_pipeline_error(error, component, log_path, settings.beam_args) from error
         outcome = _outcome(settings, run_id, reporter.components, log_path)
         return dataclasses.replace(outcome, seconds=seconds)
 
@@ -241,7 +244,10 @@ class _StopSignals:
             _thread.interrupt_main(self.signal_number)
 
 
-def _as_pipeline_error(error: Exception, component: str, log_path: str) -> PipelineFailed:
+def _as_pipeline_error(
+    error: Exception, component: str, log_path: str, beam_args: tuple[str, ...] = ()
+) -> PipelineFailed:
+    from kubetfx.components.beam_workers import explain
     from kubetfx.components.data_gate import DataValidationError
     from kubetfx.components.errors import TaskError
 
@@ -249,6 +255,9 @@ def _as_pipeline_error(error: Exception, component: str, log_path: str) -> Pipel
         return DataGateStopped(f"stopped before training: {error}")
     if isinstance(error, TaskError):
         return PipelineFailed(f"{component} failed: {error} (full log: {log_path})")
+    cause = explain(error, beam_args)
+    if cause:
+        return PipelineFailed(f"{component} failed: {cause} (full log: {log_path})")
     summary = str(error).strip().splitlines()[-1] if str(error).strip() else ""
     return PipelineFailed(
         f"{component} failed: {type(error).__name__}: {summary} (full log: {log_path})"

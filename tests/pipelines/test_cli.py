@@ -135,6 +135,56 @@ def test_beam_args_are_checked_against_beams_own_options(command):
     )
 
 
+@pytest.mark.parametrize("command", ["run", "compile", "predict"])
+def test_engine_options_that_cannot_work_are_one_line_errors(command, tmp_path):
+    given = ["--data", str(tmp_path), "--output", str(tmp_path / "p.csv")]
+    base = [command, *(given if command == "predict" else [])]
+
+    def refused(*args: str) -> str:
+        result = CliRunner().invoke(cli, [*base, *args])
+        assert result.exit_code == 2, result.output
+        (line,) = result.output.strip().splitlines()
+        return line
+
+    assert refused("--job-endpoint", "localhost:8099") == (
+        "kubetfx: error: --job-endpoint applies to --beam-runner portable or flink or spark, "
+        "not direct"
+    )
+    assert refused("--beam-runner", "portable", "--beam-args", "--runner=FlinkRunner") == (
+        "kubetfx: error: --beam-args sets --runner, which --beam-runner portable sets from its "
+        "options; give it once"
+    )
+    assert refused("--beam-runner", "dataflow", "--gcp-project", "p").startswith(
+        "kubetfx: error: --beam-runner dataflow needs --region, --temp-location, --worker-image"
+    )
+    flonk = CliRunner().invoke(cli, [*base, "--beam-runner", "flonk"])
+    assert flonk.exit_code == 2
+    assert "'flonk' is not one of 'direct', 'portable', 'flink', 'spark', 'dataflow'" in (
+        flonk.output
+    )
+
+
+def test_a_run_through_a_job_service_that_is_not_there_stops_before_it_starts(tmp_path):
+    from tests.mlflow_server import _free_port
+
+    port = _free_port()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        ["run", "--output-dir", str(out), "--beam-runner", "portable"]
+        + ["--job-endpoint", f"localhost:{port}"],
+    )
+    assert result.exit_code == 2
+    assert (
+        result.output.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"kubetfx: error: no Beam job service answers at localhost:{port} (--job-endpoint)"
+        )
+    )
+    assert not (out / "metadata.db").exists()
+
+
 def test_console_script_reports_without_a_traceback(tmp_path):
     result = run_kubetfx("run", "--data", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path))
     assert result.returncode == 2

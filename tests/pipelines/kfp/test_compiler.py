@@ -416,3 +416,91 @@ def test_a_vertex_pipeline_needs_cloud_storage_and_a_registry_image(tmp_path, op
     with pytest.raises(UserError, match=message):
         compile_pipeline(TAXI, str(tmp_path / "vertex.yaml"), **arguments)
     assert not (tmp_path / "vertex.yaml").exists()
+
+
+def test_a_flink_package_sends_the_beam_tasks_to_the_overlays_job_server(tmp_path):
+    """compile --beam-runner flink: the Beam tasks' flags, and the work volume they share."""
+    from kfp.client.client import _extract_pipeline_yaml
+
+    from kubetfx.pipelines.definition.engine import FLINK_JOB_ENDPOINT
+    from tests.conftest import run_kubetfx
+
+    output = tmp_path / "flink.yaml"
+    result = run_kubetfx(
+        "compile", "--output", str(output), "--beam-runner", "flink", "--parallelism", "2",
+        "--beam-args", "--max_parallelism=8",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    spec, platform = yaml.safe_load_all(output.read_text())
+    beam_tasks = {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator"}
+    for label, executor in spec["deploymentSpec"]["executors"].items():
+        args = executor["container"]["args"]
+        if label.removesuffix("_executor") in beam_tasks:
+            for flag in (
+                "--runner=FlinkRunner",
+                f"--job_endpoint={FLINK_JOB_ENDPOINT}",
+                "--environment_type=EXTERNAL",
+                "--environment_config=localhost:50000",
+                "--parallelism=2",
+                "--max_parallelism=8",
+            ):
+                assert args.count(flag) == 1, (label, flag)
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    work = {"constant": contract.BEAM_WORK_PVC, "mountPath": "/minio"}  # the launcher's staging
+    for task in beam_tasks:
+        assert executors[f"{task}_executor"]["pvcMount"] == [work], task
+    assert "Trainer_executor" not in executors  # no Beam: the volume is not its
+    assert executors["Pusher_executor"]["pvcMount"] == [
+        {"constant": contract.SERVING_PVC, "mountPath": contract.SERVING_MOUNT}
+    ]
+    assert "kubernetes" in _extract_pipeline_yaml(str(output)).platform_spec.platforms
+
+
+def test_engines_a_package_cannot_use_are_refused(tmp_path):
+    from tests.conftest import run_kubetfx
+
+    output = tmp_path / "spark.yaml"
+    result = run_kubetfx("compile", "--output", str(output), "--beam-runner", "spark")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "kubetfx: error: --beam-runner spark in a compiled pipeline needs --job-endpoint: the "
+        "Spark job server's address as the pipeline's tasks reach it"
+    )
+    assert not output.exists()
+    with pytest.raises(UserError, match="--target vertex runs the Beam steps in its own tasks"):
+        compile_pipeline(
+            TAXI,
+            str(tmp_path / "vertex.yaml"),
+            image="us-docker.pkg.dev/p/r/kubetfx:1",
+            custom_image=True,
+            pipeline_root="gs://bucket/root",
+            data="gs://bucket/datasets/taxi/",
+            target="vertex",
+            beam_args=("--runner=FlinkRunner", "--job_endpoint=x:8099"),
+        )
+
+
+def test_a_dataflow_package_keeps_its_artifacts_in_cloud_storage(tmp_path):
+    from kubetfx.pipelines.definition.engine import Engine
+
+    flags = Engine(
+        "dataflow",
+        gcp_project="my-project",
+        region="europe-west1",
+        temp_location="gs://bucket/tmp",
+        worker_image="europe-docker.pkg.dev/my-project/ml/kubetfx:0.1.0",
+    ).beam_args(compiled=True)
+    with pytest.raises(UserError, match="give a gs:// --pipeline-root, got minio://"):
+        compile_pipeline(TAXI, str(tmp_path / "minio.yaml"), beam_args=flags)
+    spec = compile_pipeline(
+        TAXI,
+        str(tmp_path / "dataflow.yaml"),
+        pipeline_root="gs://bucket/root",
+        data="gs://bucket/datasets/taxi/",
+        beam_args=flags,
+    )
+    args = spec["deploymentSpec"]["executors"]["Transform_executor"]["container"]["args"]
+    assert "--runner=DataflowRunner" in args and "--project=my-project" in args
+    _, platform = yaml.safe_load_all((tmp_path / "dataflow.yaml").read_text())
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert "Transform_executor" not in executors  # the work volume is for job services
