@@ -30,6 +30,7 @@ BEAM_STEPS = ("CsvExampleGen", "StatisticsGen", "Transform", "Evaluator")
 
 def one_round(root: Path, data: Path, steps: int, workers: list[int], services, flip: bool):
     jobs, pool = services
+    root.mkdir(parents=True)
     found = {}
     contenders = []
     for count in workers:
@@ -41,7 +42,7 @@ def one_round(root: Path, data: Path, steps: int, workers: list[int], services, 
         command = [bench.KUBETFX, "run", "--data", str(data), "--output-dir", str(folder)]
         command += ["--train-steps", str(steps), "--eval-steps", "10", "--to", "Evaluator"]
         command += [*engine, "--parallelism", str(count)]
-        found[name] = bench.run_measured(command, folder, root / f"{name}.log")
+        found[name] = bench.run_measured(command, folder, folder.with_suffix(".log"))
     return found
 
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.mlflow_server import _free_port
+from tests.mlflow_server import _free_port, stop
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -39,11 +39,7 @@ def _service(command: list[str], port: int, log: Path, path: str) -> Iterator[st
             _wait_for_port(process, port, log, timeout_s=120)
             yield f"localhost:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 @contextlib.contextmanager
