@@ -6,18 +6,23 @@ kubernetes/flink do: the pipeline is serialized and submitted, and SDK workers
 started by the pool do the work. One output folder: a full direct run, then
 the data steps again through the job service (``--to Transform --no-cache``),
 then the Evaluator alone on the direct run's model, then ``kubetfx predict``.
+Last, a package compiled for the job service is emulated: its tasks' KFP
+entrypoint submits the Beam steps there, as on a cluster's Flink.
 """
 
 import csv
 import glob
 import os
+import re
+from pathlib import Path
 
 import pytest
 
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.history import runs as runs_lib
+from kubetfx.pipelines.kfp.emulator.object_store import object_path
 from tests.beam_services import job_service, path_without_beam, worker_pool
-from tests.conftest import TAXI, run_kubetfx, taxi_header, write_csv
+from tests.conftest import TAXI, TAXI_DATA_URI, run_kubetfx, taxi_header, write_csv
 from tests.mlflow_server import _free_port
 
 pytestmark = pytest.mark.e2e
@@ -226,3 +231,35 @@ def test_a_worker_pool_that_cannot_start_workers_is_named(workspace, services):
     assert "first `python` on its PATH" in line
     after = len(runs_lib.list_runs(str(workspace / "out" / "metadata.db"), TAXI.project.name))
     assert after == before
+
+
+def _completed_jobs(workspace) -> int:
+    (log,) = glob.glob(str(workspace / "job-service-*.log"))
+    return open(log).read().count("Completed job in")
+
+
+def test_a_package_compiled_for_the_job_service_sends_its_beam_tasks_there(
+    workspace, services, taxi_rows
+):
+    jobs, pool = services
+    package, emulated = workspace / "portable.yaml", workspace / "emulated"
+    data = object_path(str(emulated / "object_store"), TAXI_DATA_URI)
+    write_csv(Path(data) / "data.csv", taxi_rows[:1000], taxi_header())
+    compiled = run_kubetfx(
+        "compile", "--output", str(package), "--data", TAXI_DATA_URI, "--min-accuracy", "0",
+        "--beam-runner", "portable", "--job-endpoint", jobs, "--worker-pool", pool,
+    )  # fmt: skip
+    assert compiled.returncode == 0, compiled.stderr
+    before = _completed_jobs(workspace)
+    result = run_kubetfx(
+        "emulate", str(package), "--output-dir", str(emulated), "--param", "train_steps=50"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^  Evaluator +complete", result.stdout, re.M), result.stdout
+    assert re.search(r"^  Pusher +complete", result.stdout, re.M), result.stdout
+    # CsvExampleGen, StatisticsGen, Transform and the Evaluator each ran a job there.
+    assert _completed_jobs(workspace) - before == 4
+    # With the kubetfx image's TFX on every worker, no task stages an sdist of TFX.
+    logs = glob.glob(str(emulated / "logs" / "*.log"))
+    assert len(logs) >= 10
+    assert not [p for p in logs if "infer TFX Python dependency" in open(p).read()]

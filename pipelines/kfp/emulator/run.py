@@ -41,7 +41,7 @@ from kubetfx.pipelines.kfp.emulator.cache import cache_fingerprint, reuse_error
 from kubetfx.pipelines.kfp.emulator.driver import Driver, RunContext, volume_mounts
 from kubetfx.pipelines.kfp.emulator.launcher import Launcher, import_artifact
 from kubetfx.pipelines.kfp.emulator.object_store import ObjectStore
-from kubetfx.pipelines.kfp.emulator.runners import DockerRunner, SubprocessRunner
+from kubetfx.pipelines.kfp.emulator.runners import POD_FOLDERS, DockerRunner, SubprocessRunner
 from kubetfx.pipelines.kfp.emulator.store import EmulatorStore, task_log_path
 from kubetfx.pipelines.preflight import check_metadata_layout, check_project_store
 
@@ -99,6 +99,8 @@ class Emulator:
                 f"got {pipeline_root}"
             )
         self.params = kfp_package.root_parameters(self.pipeline_spec, params or {})
+        if docker_image:
+            _check_docker_can_stage(self.platform_spec)
         self.runner = DockerRunner(docker_image) if docker_image else SubprocessRunner()
         self.output_dir = os.path.abspath(output_dir)
         self.pipeline_name = self.pipeline_spec["pipelineInfo"]["name"]
@@ -287,6 +289,28 @@ class Emulator:
             store.publish_execution(run_id, execution, outputs, ok, artifact_type_name, parameters)
         state = "complete" if ok else "failed"
         return TaskResult(name, state, time.monotonic() - started, log_path)
+
+
+def _check_docker_can_stage(platform_spec: dict[str, Any]) -> None:
+    """Refuses a package whose tasks mount a volume where the launcher stages artifacts.
+
+    A package compiled for a Beam job service (``--beam-runner portable``,
+    ``flink``, ``spark``) mounts the Beam work volume at ``/minio``, which the
+    containers' own staging folder would hide; as subprocesses, the tasks and
+    the job service's workers share this machine's files instead.
+    """
+    executors = platform_spec.get("platforms", {}).get("kubernetes", {})
+    executors = executors.get("deploymentSpec", {}).get("executors", {})
+    staging = {"/" + folder for folder in POD_FOLDERS}
+    for label, executor in executors.items():
+        for mount in executor.get("pvcMount", []):
+            if mount.get("mountPath") in staging:
+                raise UserError(
+                    f"{label} mounts a volume at {mount['mountPath']}, where the launcher "
+                    "stages artifacts (a package compiled for a Beam job service): emulate it "
+                    "without --docker, its tasks then share this machine's files with the "
+                    "job service's workers"
+                )
 
 
 def _caching_on(task: dict[str, Any]) -> bool:

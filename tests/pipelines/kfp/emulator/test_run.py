@@ -373,3 +373,14 @@ def test_a_failed_task_stops_every_task_not_yet_started(tmp_path):
         "E": "not run",
     }
     assert "A broke" in _log(tmp_path, "A")
+
+
+def test_docker_cannot_stage_for_a_volume_mounted_where_the_launcher_stages():
+    work = {"pvcMount": [{"constant": "kubetfx-beam-work", "mountPath": "/minio"}]}
+    serving = {"pvcMount": [{"constant": "kubetfx-serving", "mountPath": "/serving"}]}
+    executors = {"Transform_executor": work, "Pusher_executor": serving}
+    mounted = {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+    with pytest.raises(UserError, match="Transform_executor mounts a volume at /minio"):
+        run._check_docker_can_stage(mounted)
+    del executors["Transform_executor"]
+    run._check_docker_can_stage(mounted)  # the serving volume is elsewhere
