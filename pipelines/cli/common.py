@@ -193,8 +193,8 @@ def beam_options(compiled: bool):
             default="direct",
             show_default=True,
             help="The engine that runs the Beam steps (ExampleGen, StatisticsGen, Transform, "
-            "Evaluator): Beam's DirectRunner here, a job service with a worker pool, Flink, "
-            "Spark or Dataflow.",
+            "Evaluator): Beam's DirectRunner in the step's own process, a job service with a "
+            "worker pool, Flink, Spark or Dataflow.",
         ),
         *(
             click.option(

@@ -102,8 +102,10 @@ def predict(
     except (UserError, PipelineFailed) as e:
         fail(e)
     except Exception as e:  # noqa: BLE001 - one line, the traceback in the log
+        from kubetfx.components.beam_workers import explain
+
         summary = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        reason = f"{type(e).__name__}: {summary}"
+        reason = explain(e, beam_args) or f"{type(e).__name__}: {summary}"
         fail(PipelineFailed(f"predict failed: {reason} (full log: {log_path})"))
     rate = done.rows / done.seconds if done.seconds else 0
     click.echo(
