@@ -112,20 +112,31 @@ def test_failures_of_other_runs_and_other_causes_are_left_as_they_are():
     assert beam_workers.explain(ModuleNotFoundError("No module named 'x'"), PORTABLE) is None
 
 
+def _tfx_own_dependency_utils():
+    """A fresh copy of TFX's dependency_utils, as TFX ships it, whatever this process patched."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tfx.utils.dependency_utils")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_tfx_stages_no_sdist_of_itself_for_the_workers(monkeypatch):
     from tfx.components.statistics_gen.executor import Executor
     from tfx.dsl.components.base import base_beam_executor
     from tfx.utils import dependency_utils
 
     built = []
-    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", lambda: built.append(1) or "x")
+    own = _tfx_own_dependency_utils()  # an earlier test in this process may have patched TFX
+    monkeypatch.setattr(own, "build_ephemeral_package", lambda: built.append(1) or "x")
+    monkeypatch.setattr(  # restored after the test
+        dependency_utils, "make_beam_dependency_flags", own.make_beam_dependency_flags
+    )
     context = base_beam_executor.BaseBeamExecutor.Context(beam_pipeline_args=list(PORTABLE))
     assert "--extra_package=x" in Executor(context)._beam_pipeline_args
     assert built == [1]  # TFX's own way, before
 
-    monkeypatch.setattr(  # restored after the test
-        dependency_utils, "make_beam_dependency_flags", dependency_utils.make_beam_dependency_flags
-    )
     beam_workers.use_installed_tfx()
     args = Executor(context)._beam_pipeline_args
     assert args[: len(PORTABLE)] == list(PORTABLE)
