@@ -38,9 +38,14 @@ class JobService:
         return f"the workers of the job service at {self.endpoint}"
 
 
+def flag_name(arg: str) -> str:
+    """``--name=value`` or ``--name`` as Beam's option name (dashes as underscores)."""
+    return arg.lstrip("-").split("=", 1)[0].replace("-", "_")
+
+
 def job_service(beam_args) -> JobService | None:
     """The job service ``beam_args`` send the work to, or None (DirectRunner, Dataflow)."""
-    if not any(str(a).lstrip("-").startswith(("job_endpoint", "job-endpoint")) for a in beam_args):
+    if not any(flag_name(str(a)) == "job_endpoint" for a in beam_args):
         return None
     from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 

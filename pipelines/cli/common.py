@@ -79,11 +79,16 @@ _PARTIAL_OPTIONS = [
 ]
 
 
-def partial_options(command):
-    """--to, --from and --only: run part of a pipeline (pipelines/definition/selection.py)."""
-    for option in reversed(_PARTIAL_OPTIONS):
+def with_options(command, options):
+    """``command`` decorated with each of ``options``, listed in the order --help shows them."""
+    for option in reversed(options):
         command = option(command)
     return command
+
+
+def partial_options(command):
+    """--to, --from and --only: run part of a pipeline (pipelines/definition/selection.py)."""
+    return with_options(command, _PARTIAL_OPTIONS)
 
 
 RUNS_DIR = click.option(
@@ -161,9 +166,7 @@ def kfp_connection(endpoint_help: str, required: bool = True):
                     fail(e)
             return command(*args, connection=connection, **kwargs)
 
-        for option in reversed(options):
-            with_connection = option(with_connection)
-        return with_connection
+        return with_options(with_connection, options)
 
     return decorate
 
@@ -214,7 +217,7 @@ def beam_options(compiled: bool):
         def with_beam_args(*args, **kwargs):
             given = {option.field: kwargs.pop(option.field) for option in engine.OPTIONS}
             runner = kwargs.pop("beam_runner")
-            extra = parse_beam_args(kwargs.pop("beam_args"))
+            extra = split_beam_args(kwargs.pop("beam_args"))
             try:
                 chosen = engine.Engine(runner, **given)
                 flags = engine.combine(chosen, extra, compiled=compiled)
@@ -223,9 +226,7 @@ def beam_options(compiled: bool):
                 fail(e)
             return command(*args, beam_args=flags, **kwargs)
 
-        for option in reversed(options):
-            with_beam_args = option(with_beam_args)
-        return with_beam_args
+        return with_options(with_beam_args, options)
 
     return decorate
 
@@ -257,18 +258,13 @@ def output_dir_for(config_path: str | None, output_dir: str | None) -> str:
     return default_output_dir(path, bundled=path == bundled_project())
 
 
-def parse_beam_args(text: str) -> tuple[str, ...]:
-    """The --beam-args words, each checked against Beam's own pipeline options."""
+def split_beam_args(text: str) -> tuple[str, ...]:
+    """The --beam-args words (checked with the engine's, by ``check_beam_args``)."""
     try:
-        args = tuple(shlex.split(text))
+        return tuple(shlex.split(text))
     except ValueError as e:
         fail(UserError(f"--beam-args is not a valid shell-quoted string ({e})"))
         raise  # unreachable: fail exits
-    try:
-        check_beam_args(args)
-    except UserError as e:
-        fail(e)
-    return args
 
 
 def check_beam_args(args: tuple[str, ...]) -> None:

@@ -19,6 +19,7 @@ the same Beam, Python and kubetfx as the launcher and see the same paths.
 import dataclasses
 import urllib.parse
 
+from kubetfx.components.beam_workers import flag_name
 from kubetfx.pipelines.errors import UserError
 
 RUNNERS = ("direct", "portable", "flink", "spark", "dataflow")
@@ -218,11 +219,6 @@ def _is_host_port(address: str) -> bool:
         return bool(parsed.hostname) and parsed.port is not None and not parsed.path
     except ValueError:  # a port that is not a number
         return False
-
-
-def flag_name(arg: str) -> str:
-    """``--name=value`` or ``--name`` as Beam's option name (dashes as underscores)."""
-    return arg.lstrip("-").split("=", 1)[0].replace("-", "_")
 
 
 def combine(engine: Engine, beam_args: tuple[str, ...], compiled: bool = False) -> tuple[str, ...]:

@@ -146,7 +146,7 @@ def compile_pipeline(
             platform = platform_spec(
                 pipeline_spec["root"]["dag"]["tasks"],
                 track_secret,
-                beam_work=beam_work(pipeline_spec, pipeline_root),
+                beam_work=beam_work(pipeline_spec, pipeline_root) if job_service(beam_args) else {},
             )
             yaml.safe_dump_all([pipeline_spec, platform], f, sort_keys=False)
     return pipeline_spec
@@ -456,15 +456,13 @@ def _add_visualization_outputs(
 
 
 def beam_work(pipeline_spec: dict[str, Any], pipeline_root: str) -> dict[str, Any]:
-    """The Beam tasks that send their work to a job service, with where the work volume goes.
-
-    Returns {} when the Beam steps run inside their tasks (DirectRunner, Dataflow).
-    """
+    """The Beam tasks of a package that sends its Beam work to a job service, with where
+    the work volume goes; {} when it has no Beam task."""
     executors = pipeline_spec["deploymentSpec"]["executors"]
     tasks = []
     for task in pipeline_spec["root"]["dag"]["tasks"]:
         args = executors.get(f"{task}_executor", {}).get("container", {}).get("args", [])
-        if job_service(args) and _runs_beam(args):
+        if _runs_beam(args):
             tasks.append(task)
     if not tasks:
         return {}

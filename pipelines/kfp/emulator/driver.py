@@ -171,6 +171,16 @@ class Driver:
         return replacements.get(value, value) if isinstance(value, str) else value
 
 
+def platform_executors(platform_spec: dict[str, Any]) -> dict[str, Any]:
+    """The Kubernetes platform spec's settings of each executor, by executor label."""
+    return (
+        platform_spec.get("platforms", {})
+        .get("kubernetes", {})
+        .get("deploymentSpec", {})
+        .get("executors", {})
+    )
+
+
 def volume_mounts(
     platform_spec: dict[str, Any], executor_label: str, volumes_dir: str
 ) -> dict[str, str]:
@@ -179,14 +189,8 @@ def volume_mounts(
     driver.go applies the kubernetes platform config to the pod; a claim here
     is the folder ``volumes_dir/<claim>``.
     """
-    executors = (
-        platform_spec.get("platforms", {})
-        .get("kubernetes", {})
-        .get("deploymentSpec", {})
-        .get("executors", {})
-    )
     mounts = {}
-    for mount in executors.get(executor_label, {}).get("pvcMount", []):
+    for mount in platform_executors(platform_spec).get(executor_label, {}).get("pvcMount", []):
         claim = mount.get("constant") or mount.get("pvcNameParameter", {}).get(
             "runtimeValue", {}
         ).get("constant")

@@ -38,7 +38,12 @@ from kubetfx.pipelines.errors import PipelineFailed, UserError
 from kubetfx.pipelines.kfp import package as kfp_package
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator.cache import cache_fingerprint, reuse_error
-from kubetfx.pipelines.kfp.emulator.driver import Driver, RunContext, volume_mounts
+from kubetfx.pipelines.kfp.emulator.driver import (
+    Driver,
+    RunContext,
+    platform_executors,
+    volume_mounts,
+)
 from kubetfx.pipelines.kfp.emulator.launcher import Launcher, import_artifact
 from kubetfx.pipelines.kfp.emulator.object_store import ObjectStore
 from kubetfx.pipelines.kfp.emulator.runners import POD_FOLDERS, DockerRunner, SubprocessRunner
@@ -299,10 +304,8 @@ def _check_docker_can_stage(platform_spec: dict[str, Any]) -> None:
     containers' own staging folder would hide; as subprocesses, the tasks and
     the job service's workers share this machine's files instead.
     """
-    executors = platform_spec.get("platforms", {}).get("kubernetes", {})
-    executors = executors.get("deploymentSpec", {}).get("executors", {})
     staging = {"/" + folder for folder in POD_FOLDERS}
-    for label, executor in executors.items():
+    for label, executor in platform_executors(platform_spec).items():
         for mount in executor.get("pvcMount", []):
             if mount.get("mountPath") in staging:
                 raise UserError(
