@@ -145,15 +145,18 @@ def test_predict_scores_each_row_as_tf_serving_would(workspace, first_run, taxi_
     examples = [_to_example(row).SerializeToString() for row in labelled]
     positive = _as_tf_serving_answers(loaded.signatures["serving_default"], examples)
     expected = sorted(
-        (*(row[k] for k in keys), names[int(p >= 0.5)], round(max(p, 1 - p), 4))
+        (*(row[k] for k in keys), names[int(p >= 0.5)], max(p, 1 - p))
         for row, p in zip(rows, positive.numpy()[:, 0].tolist(), strict=True)
     )
     for table in (csv_rows, parquet_rows):
         got = sorted(
-            (*(r[k] for k in keys), r["prediction"], round(float(r["probability"]), 4))
+            (*(r[k] for k in keys), r["prediction"], float(r["probability"]))
             for r in table.to_dict("records")
         )
-        assert got == expected
+        # Batches of other sizes round the model's products differently: float32's last bits.
+        for (*ours, probability), (*theirs, served) in zip(got, expected, strict=True):
+            assert ours == theirs
+            assert probability == pytest.approx(served, abs=1e-5)
 
 
 def _as_tf_serving_answers(signature, examples: list[bytes]) -> tf.Tensor:
