@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.mlflow_server import _free_port, stop
+from tests.mlflow_server import free_port, stop
 
 VENV_BIN = str(Path(sys.executable).parent)
 
@@ -45,7 +45,7 @@ def _service(command: list[str], port: int, log: Path, path: str) -> Iterator[st
 @contextlib.contextmanager
 def job_service(folder: Path) -> Iterator[str]:
     """``local_job_service_main`` on a free port; yields its HOST:PORT."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
         "--port", str(port), "--staging_dir", str(folder / "staging"),
@@ -60,7 +60,7 @@ def worker_pool(folder: Path, path: str | None = None) -> Iterator[str]:
 
     ``path`` defaults to this venv's bin first on PATH, as kubernetes/README.md says.
     """
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main",
         "--service_port", str(port),

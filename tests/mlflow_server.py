@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -20,7 +20,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def mlflow_server(folder: Path, timeout_s: float = 180) -> Iterator[str]:
     """``mlflow server`` as kubernetes/mlflow runs it, on a free local port; yields its URL."""
-    port = _free_port()
+    port = free_port()
     log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
     command = [
         str(Path(sys.executable).parent / "mlflow"), "server",

@@ -23,7 +23,7 @@ from kubetfx.pipelines.history import runs as runs_lib
 from kubetfx.pipelines.kfp.emulator.object_store import object_path
 from tests.beam_services import job_service, path_without_beam, worker_pool
 from tests.conftest import TAXI, TAXI_DATA_URI, run_kubetfx, taxi_header, write_csv
-from tests.mlflow_server import _free_port
+from tests.mlflow_server import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -229,7 +229,7 @@ def test_predictions_through_the_job_service_equal_the_direct_runners(workspace,
 
 
 def test_no_job_service_is_a_one_line_error_before_anything_runs(workspace):
-    port = _free_port()
+    port = free_port()
     before = len(runs_lib.list_runs(str(workspace / "out" / "metadata.db"), TAXI.project.name))
     result = _run(workspace, "--beam-runner", "portable", "--job-endpoint", f"localhost:{port}")
     assert result.returncode == 2

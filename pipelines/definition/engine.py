@@ -138,12 +138,11 @@ class Engine:
                 )
         if self.parallelism is not None and self.parallelism < 1:
             raise UserError(f"--parallelism {self.parallelism}: give 1 or more workers")
-        for option in ("job_endpoint", "flink_master"):
-            address = getattr(self, option)
-            if address is not None and not _is_host_port(address):
-                raise UserError(
-                    f"--{option.replace('_', '-')} {address}: give HOST:PORT, e.g. localhost:8099"
-                )
+        for option in OPTIONS:
+            if option.field in ("job_endpoint", "flink_master"):
+                address = getattr(self, option.field)
+                if address is not None and not _is_host_port(address):
+                    raise UserError(f"{option.flag} {address}: give HOST:PORT, e.g. localhost:8099")
         pool = self.worker_pool
         if pool is not None and pool != LOOPBACK and not _is_host_port(pool):
             raise UserError(
@@ -224,12 +223,10 @@ def _is_host_port(address: str) -> bool:
 def combine(engine: Engine, beam_args: tuple[str, ...], compiled: bool = False) -> tuple[str, ...]:
     """The engine's flags, then ``--beam-args``; refuses a flag the engine already sets.
 
-    Without ``--beam-runner``, ``--beam-args`` stand as given (a runner chosen
-    by flag is the user's to configure).
+    Without ``--beam-runner`` or ``--parallelism`` the engine sets no flag, and
+    ``--beam-args`` stand as given (a runner chosen by flag is the user's to configure).
     """
     own = engine.beam_args(compiled)
-    if engine.runner == "direct" and engine.parallelism is None:
-        return beam_args
     set_by_engine = {flag_name(a) for a in own}
     for arg in beam_args:
         if arg.startswith("-") and flag_name(arg) in set_by_engine:

@@ -122,7 +122,8 @@ def compile_pipeline(
             f"--beam-runner dataflow: Dataflow's workers read and write the artifacts in Cloud "
             f"Storage; give a gs:// --pipeline-root, got {pipeline_root}"
         )
-    if target == "vertex" and job_service(beam_args):
+    service = job_service(beam_args)
+    if target == "vertex" and service:
         raise UserError(
             "--target vertex runs the Beam steps in its own tasks or on Dataflow "
             "(--beam-runner dataflow), not through a job service"
@@ -146,7 +147,7 @@ def compile_pipeline(
             platform = platform_spec(
                 pipeline_spec["root"]["dag"]["tasks"],
                 track_secret,
-                beam_work=beam_work(pipeline_spec, pipeline_root) if job_service(beam_args) else {},
+                beam_work=beam_work(pipeline_spec, pipeline_root) if service else {},
             )
             yaml.safe_dump_all([pipeline_spec, platform], f, sort_keys=False)
     return pipeline_spec

@@ -165,9 +165,9 @@ def test_engine_options_that_cannot_work_are_one_line_errors(command, tmp_path):
 
 
 def test_a_run_through_a_job_service_that_is_not_there_stops_before_it_starts(tmp_path):
-    from tests.mlflow_server import _free_port
+    from tests.mlflow_server import free_port
 
-    port = _free_port()
+    port = free_port()
     out = tmp_path / "out"
     result = CliRunner().invoke(
         cli,

@@ -8,7 +8,7 @@ from kubetfx.pipelines.definition.engine import Engine
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.local import beam_services
 from tests.beam_services import job_service, path_without_beam, worker_pool
-from tests.mlflow_server import _free_port
+from tests.mlflow_server import free_port
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_a_job_service_with_a_pool_that_starts_workers_passes(services):
 
 
 def test_no_job_service_is_named_with_the_command_that_starts_one():
-    port = _free_port()
+    port = free_port()
     with pytest.raises(UserError) as raised:
         beam_services.check(_flags(job_endpoint=f"localhost:{port}"))
     assert str(raised.value) == (
@@ -42,7 +42,7 @@ def test_no_job_service_is_named_with_the_command_that_starts_one():
 
 def test_no_worker_pool_is_named(services):
     _, jobs, _ = services
-    port = _free_port()
+    port = free_port()
     with pytest.raises(UserError, match=f"no Beam worker pool answers at localhost:{port}"):
         beam_services.check(_flags(job_endpoint=jobs, worker_pool=f"localhost:{port}"))
 
