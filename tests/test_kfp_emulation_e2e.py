@@ -454,7 +454,9 @@ def tracked_run(workspace, tuned_runs, tmp_path_factory):
     """The first run's package compiled with --track, emulated through the CLI.
 
     After the tuning runs, which left the first run's files in place: the data
-    tasks and the Trainer come from the cache.
+    tasks and the Trainer come from the cache. It pushes to a serving folder of
+    its own, empty: the tuned run may have pushed a model better than the first
+    run's, which would then not be blessed against it and not serve.
     """
     folder = tmp_path_factory.mktemp("tracking")
     with mlflow_server(folder) as url:
@@ -464,9 +466,10 @@ def tracked_run(workspace, tuned_runs, tmp_path_factory):
             "--track", url, "--output", str(package),
         )  # fmt: skip
         assert compiled.returncode == 0, compiled.stderr
+        params = [*FAST, f"serving_dir={contract.SERVING_MOUNT}/tracked"]
         result = run_kubetfx(
             "emulate", str(package), "--output-dir", str(workspace / "out"),
-            *[arg for pair in FAST for arg in ("--param", pair)],
+            *[arg for pair in params for arg in ("--param", pair)],
         )  # fmt: skip
         assert result.returncode == 0, result.stdout + result.stderr
         run_id = re.search(r"run ([0-9a-f-]{36}) succeeded", result.stdout).group(1)
@@ -489,7 +492,8 @@ def test_the_tracker_logs_the_run_to_the_mlflow_server_that_its_ui_shows(tracked
     # The run parameters as the run got them, not as compiled.
     assert run.data.params["train_steps"] == "100" and run.data.params["data"] == TAXI_DATA_URI
     assert 0 < run.data.metrics["binary_accuracy"] <= 1
-    # The model serves (the first run pushed it): logged, through the server, to its store.
+    # The model serves (pushed to the run's own serving folder): logged, through the server,
+    # to its store.
     (logged,) = client.search_logged_models([experiment.experiment_id])
     assert logged.source_run_id == run.info.run_id
     assert list((folder / "artifacts").rglob("saved_model.pb"))
