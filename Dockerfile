@@ -36,6 +36,8 @@ COPY setup.py README.md ./
 COPY components components
 COPY pipelines pipelines
 COPY projects projects
+COPY api api
+COPY kubernetes kubernetes
 # Built with the locked setuptools, offline.
 RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubetfx/bin/python . \
  # Nothing a task needs: test suites, C headers, static libraries, tooling.

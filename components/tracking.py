@@ -156,6 +156,25 @@ def collect(input_dict: dict[str, list[types.Artifact]], settings: dict[str, Any
     }
 
 
+def missing_mlflow(uri: str) -> str | None:
+    """What to install to track runs at ``uri``, when this environment lacks it; else None.
+
+    A tracking server takes MLflow's client alone (mlflow-skinny, as in the
+    image); a database or file store needs the whole of MLflow.
+    """
+    import importlib.util
+
+    server = uri.startswith(("http://", "https://", "databricks"))
+    needed = ["mlflow"] if server else ["mlflow", "sqlalchemy", "alembic"]
+    missing = [name for name in needed if importlib.util.find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"tracking to {'a server' if server else 'a local store'} needs MLflow, which is "
+        "not installed here: pip install 'kubetfx[mlflow]'"
+    )
+
+
 def check_reachable(uri: str) -> None:
     """Raises ConnectionError when an HTTP tracking server does not answer at all."""
     if not uri.startswith(("http://", "https://")):
@@ -247,6 +266,8 @@ def log_run(
     ``artifact_location``, for a new experiment in a database store, is where
     its artifacts go (a server chooses its own otherwise).
     """
+    if problem := missing_mlflow(uri):
+        raise ModuleNotFoundError(problem)
     check_reachable(uri)
     with _mlflow_at(uri):
         import mlflow

@@ -51,3 +51,26 @@ def diabetes(folder: Path) -> Path:
     header = [*data.feature_names, "progression"]
     rows = [[*(f"{v:g}" for v in x), f"{y:g}"] for x, y in zip(data.data, data.target, strict=True)]
     return _write(folder, header, rows)
+
+
+def churn(folder: Path, rows: int = 800) -> Path:
+    """Synthetic customers; ``churned`` is yes or no, likelier for short tenures and high fees.
+
+    Seeded, so every run writes the same file: tenure in months, a monthly fee,
+    a plan (text) and a region that is empty in one row of twenty.
+    """
+    import math
+    import random
+
+    generate = random.Random(7)
+    header = ["tenure_months", "monthly_fee", "plan", "region", "churned"]
+    table = []
+    for _ in range(rows):
+        tenure = generate.randint(1, 72)
+        fee = round(generate.uniform(10, 120), 2)
+        plan = generate.choice(["basic", "plus", "pro"])
+        region = "" if generate.random() < 0.05 else generate.choice(["north", "south", "east"])
+        odds = -1.0 - tenure / 24 + fee / 40 + (0.5 if plan == "basic" else 0.0)
+        churned = "yes" if generate.random() < 1 / (1 + math.exp(-odds)) else "no"
+        table.append([tenure, fee, plan, region, churned])
+    return _write(folder, header, table)

@@ -5,21 +5,17 @@ import functools
 import os
 import shlex
 import sys
-from importlib import metadata as importlib_metadata
 
 import click
 
+from kubetfx import __version__
 from kubetfx.pipelines.definition.settings import default_output_dir
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp.parameters import PARAMETERS
 
 
-def version() -> str:
-    return importlib_metadata.version("kubetfx")
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(version(), "--version", prog_name="kubetfx")
+@click.version_option(__version__, "--version", prog_name="kubetfx")
 def cli() -> None:
     """TFX pipelines from your own CSV data, locally and on Kubeflow Pipelines.
 

@@ -14,7 +14,6 @@ from kubetfx.pipelines.cli.common import (
     load,
     partial_options,
     quiet,
-    version,
 )
 from kubetfx.pipelines.cli.project_options import (
     check_tuning,
@@ -23,7 +22,12 @@ from kubetfx.pipelines.cli.project_options import (
     with_options,
 )
 from kubetfx.pipelines.errors import PipelineFailed, UserError
-from kubetfx.pipelines.kfp.spec import MLFLOW_CREDENTIAL_KEYS, MLFLOW_SERVICE_URI, PIPELINES
+from kubetfx.pipelines.kfp.spec import (
+    DEFAULT_IMAGE,
+    MLFLOW_CREDENTIAL_KEYS,
+    MLFLOW_SERVICE_URI,
+    PIPELINES,
+)
 
 
 @cli.command("compile")
@@ -170,7 +174,7 @@ def compile_command(
             spec = compile_pipeline(
                 loaded,
                 output,
-                image=image or f"kubetfx:{version()}",
+                image=image or DEFAULT_IMAGE,
                 custom_image=image is not None,
                 pipeline_root=pipeline_root,
                 beam_args=beam_args,
@@ -187,7 +191,7 @@ def compile_command(
         fail(e)
     tasks = len(spec["root"]["dag"]["tasks"])
     parameters = ", ".join(spec["root"]["inputDefinitions"]["parameters"])
-    image = image or f"kubetfx:{version()}"
+    image = image or DEFAULT_IMAGE
     click.echo(
         f"kubetfx: wrote {output}: {pipeline_name(loaded, pipeline)}, {tasks} tasks in {image}; "
         f"parameters: {parameters}"

@@ -1,20 +1,16 @@
 """``kubetfx rollout``: move online traffic to a new model version gradually, or back at once."""
 
 import contextlib
-import os
 
 import click
 
 from kubetfx.pipelines.cli.common import CONFIG, cli, fail, load, quiet
 from kubetfx.pipelines.errors import UserError
+from kubetfx.pipelines.package_data import kubernetes_dir
 from kubetfx.pipelines.serving import check as checks
 
-# kubernetes/serving/ of this checkout.
-MANIFESTS = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-    "kubernetes",
-    "serving",
-)
+# kubernetes/serving/, installed with kubetfx.
+MANIFESTS = str(kubernetes_dir() / "serving")
 
 DRY_RUN = click.option(
     "--dry-run", is_flag=True, help="Print the manifests instead of applying them."

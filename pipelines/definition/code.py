@@ -14,12 +14,13 @@ import importlib.util
 import os
 from importlib import resources
 
+from kubetfx import components
 from kubetfx.pipelines.project.loader import ProjectFile
 
-GENERIC_PREPROCESSING_FN = "kubetfx.components.preprocessing.preprocessing_fn"
-GENERIC_RUN_FN = "kubetfx.components.model.run_fn"
+GENERIC_PREPROCESSING_FN = components.PREPROCESSING_FN
+GENERIC_RUN_FN = components.RUN_FN
 # The Tuner's search (the project's tuning section); a project cannot replace it.
-TUNER_FN = "kubetfx.components.tuning.tuner_fn"
+TUNER_FN = components.TUNER_FN
 # The component modules each generic function is made of.
 GENERIC_MODULES = {
     GENERIC_PREPROCESSING_FN: ("project.py", "preprocessing.py"),

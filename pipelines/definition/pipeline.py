@@ -9,6 +9,8 @@ Trainer trains with its best values; without, the Trainer trains with the
 values of the last tuned run (imported), or the project's own.
 """
 
+from collections.abc import Callable, Sequence
+
 # Not tfx.v1: it imports the Google Cloud AI Platform client (6 s) for its extensions.
 from tfx import components as tfx_components
 from tfx.dsl.components.base import base_node, executor_spec
@@ -30,6 +32,7 @@ from kubetfx.components import (
 from kubetfx.components.schema_import import ReviewedSchema
 from kubetfx.pipelines.definition import code
 from kubetfx.pipelines.definition.settings import RunSettings
+from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.project.loader import ProjectFile
 
 # The importer of the last tuned values, in runs that do not tune.
@@ -69,16 +72,27 @@ def read_csv(
     ).with_id("CsvExampleGen")
 
 
+# A function that takes kubetfx's components and returns the pipeline's: the
+# same list with components of the user's own added (docs/python-api.md).
+Extend = Callable[[list[base_node.BaseNode]], Sequence[base_node.BaseNode]]
+
+
 def create_components(
-    loaded: ProjectFile, settings: RunSettings, pin_pushed_version: bool = True
+    loaded: ProjectFile,
+    settings: RunSettings | None = None,
+    pin_pushed_version: bool = True,
 ) -> list[base_node.BaseNode]:
     """The pipeline's components, in execution order.
+
+    Each has a fixed id (CsvExampleGen, Trainer, ...), so a component of your
+    own can take their outputs: ``by_id["Trainer"].outputs["model"]``.
 
     With ``pin_pushed_version``, the model version serving now becomes part of
     LatestPushedModel's cache key, so a cached baseline is reused exactly until
     a new model is pushed. Runners that build the pipeline long before it runs
     (compiling for Kubeflow) turn this off and disable that task's cache.
     """
+    settings = settings or RunSettings()
     project = loaded.project
     preparation = project.preparation().model_dump(mode="json")
     preprocessing_fn, run_fn = code.user_functions(loaded)
@@ -229,10 +243,37 @@ def tracked_settings(loaded: ProjectFile) -> dict:
     }
 
 
+def extended(
+    components: list[base_node.BaseNode], extend: Extend | None
+) -> list[base_node.BaseNode]:
+    """``components`` with the user's own added by ``extend``; kubetfx's must all stay."""
+    if extend is None:
+        return components
+    result = list(extend(list(components)))
+    kept = {id(node) for node in result}
+    missing = [node.id for node in components if id(node) not in kept]
+    if missing:
+        raise UserError(
+            f"extend left out kubetfx's {', '.join(missing)}: return the components it is "
+            "given, with your own added"
+        )
+    return result
+
+
 def create_pipeline(
-    loaded: ProjectFile, settings: RunSettings, metadata_connection_config: object | None = None
+    loaded: ProjectFile,
+    settings: RunSettings | None = None,
+    metadata_connection_config: object | None = None,
+    extend: Extend | None = None,
 ) -> tfx_pipeline.Pipeline:
-    """The project's pipeline with caching on, storing metadata where ``settings`` says."""
+    """The project's pipeline with caching on, storing metadata where ``settings`` says.
+
+    This is the pipeline ``kubetfx run`` runs; any TFX runner runs it (set
+    ``TF_USE_LEGACY_KERAS=1`` before TensorFlow is imported, as importing
+    kubetfx does). ``extend`` adds components of your own (``Extend``).
+    Without ``settings``, the outputs go to ./kubetfx_output.
+    """
+    settings = (settings or RunSettings()).absolute()
     if metadata_connection_config is None:
         metadata_connection_config = tfx_metadata.sqlite_metadata_connection_config(
             settings.metadata_path
@@ -240,7 +281,7 @@ def create_pipeline(
     return tfx_pipeline.Pipeline(
         pipeline_name=loaded.project.name,
         pipeline_root=settings.pipeline_root,
-        components=create_components(loaded, settings),
+        components=extended(create_components(loaded, settings), extend),
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(settings.beam_args),

@@ -28,7 +28,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -40,13 +40,14 @@ from kubetfx.pipelines.kfp import parameters as run_parameters
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.project.loader import ProjectFile
 
-DEFAULT_IMAGE = "kubetfx:0.1.0"
+if TYPE_CHECKING:
+    from kubetfx.pipelines.definition.pipeline import Extend
 
 
 def compile_pipeline(
     loaded: ProjectFile,
     output_path: str,
-    image: str = DEFAULT_IMAGE,
+    image: str = contract.DEFAULT_IMAGE,
     custom_image: bool = False,
     pipeline_root: str = contract.DEFAULT_PIPELINE_ROOT,
     beam_args: Sequence[str] = (),
@@ -58,6 +59,7 @@ def compile_pipeline(
     hyperparameters: str | None = None,
     track: str | None = None,
     track_secret: str | None = None,
+    extend: "Extend | None" = None,
 ) -> dict[str, Any]:
     """Writes a project's pipeline package to ``output_path`` (.yaml); returns the spec.
 
@@ -79,6 +81,10 @@ def compile_pipeline(
     ``target`` "kfp" writes the spec and the Kubernetes platform spec that
     mounts the serving volume; "vertex" writes the spec alone (Vertex AI's
     PipelineJob loads one YAML document), whose tasks push to a gs:// folder.
+
+    ``extend`` adds components of your own, as ``create_pipeline``'s does; their
+    code must be in ``image`` (``custom_image``). TFX's KubeflowV2DagRunner
+    compiles the pipeline; its spec is then adjusted for the open-source backend.
     """
     if not output_path.endswith((".yaml", ".yml")):
         raise UserError(
@@ -130,7 +136,7 @@ def compile_pipeline(
         )
     serving = run_parameters.SERVING_DIR_GCS if target == "vertex" else run_parameters.SERVING_DIR
     serving.validate(settings.serving_dir, {}, f"--serving-dir {settings.serving_dir}")
-    pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root, pipeline)
+    pipeline_spec = _compile_with_tfx(loaded, settings, image, pipeline_root, pipeline, extend)
     adjust_for_open_source_kfp(pipeline_spec, loaded, settings, data, image, target)
     parent = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(parent, exist_ok=True)
@@ -165,12 +171,17 @@ def pipeline_name(loaded: ProjectFile, pipeline: str = "train") -> str:
 
 
 def _compile_with_tfx(
-    loaded: ProjectFile, settings: RunSettings, image: str, pipeline_root: str, pipeline: str
+    loaded: ProjectFile,
+    settings: RunSettings,
+    image: str,
+    pipeline_root: str,
+    pipeline: str,
+    extend: "Extend | None" = None,
 ) -> dict[str, Any]:
     from tfx.orchestration import pipeline as tfx_pipeline
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
-    from kubetfx.pipelines.definition.pipeline import create_components
+    from kubetfx.pipelines.definition.pipeline import create_components, extended
     from kubetfx.pipelines.definition.predict import create_predict_components
 
     name = pipeline_name(loaded, pipeline)
@@ -181,7 +192,7 @@ def _compile_with_tfx(
     definition = tfx_pipeline.Pipeline(
         pipeline_name=name,
         pipeline_root=pipeline_root,
-        components=components,
+        components=extended(components, extend),
         enable_cache=True,
         beam_pipeline_args=list(settings.beam_args),
     )
@@ -285,11 +296,9 @@ def code_digest() -> str:
     The compiling environment and the image are built from the same code; a
     digest-pinned image (``--image name@sha256:...``) also covers TFX itself.
     """
-    from importlib import metadata
-
     import kubetfx.components
 
-    digest = hashlib.sha256(metadata.version("kubetfx").encode())
+    digest = hashlib.sha256(kubetfx.__version__.encode())
     folder = os.path.dirname(kubetfx.components.__file__)
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")

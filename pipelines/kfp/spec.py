@@ -1,5 +1,6 @@
 """What the compiled spec contains, shared by the compiler and the emulator."""
 
+from kubetfx import __version__
 from kubetfx.components.kfp_contract import (  # noqa: F401
     CODE_DIGEST_ARG,
     DATA_FINGERPRINT_INPUT,
@@ -11,6 +12,10 @@ from kubetfx.components.kfp_contract import (  # noqa: F401
     TRACKER_NODE,
 )
 from kubetfx.components.project import Project
+
+# The image every task runs in, unless compile is given another: kubetfx's own,
+# as `make image` tags it.
+DEFAULT_IMAGE = f"kubetfx:{__version__}"
 
 # The pipelines of a project: from CSV files to a pushed model, and new rows
 # scored by the model serving now.

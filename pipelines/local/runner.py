@@ -23,7 +23,7 @@ from kubetfx.pipelines.console import output_to_log
 from kubetfx.pipelines.definition import lock
 from kubetfx.pipelines.definition.selection import SELECTION_PROPERTY, TAKEN_PROPERTY, Selection
 from kubetfx.pipelines.definition.settings import RunSettings, run_log_path
-from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, RunInterrupted
+from kubetfx.pipelines.errors import DataGateStopped, PipelineFailed, RunInterrupted, UserError
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.local import beam_services, partial
 from kubetfx.pipelines.local.progress import ComponentProgress, ProgressReporter
@@ -119,6 +119,11 @@ def run(
     settings = dataclasses.replace(
         settings, run_id=run_id, tracking_uri=tracking_uri(loaded, settings)
     )
+    if settings.tracking_uri:
+        from kubetfx.components.tracking import missing_mlflow
+
+        if problem := missing_mlflow(settings.tracking_uri):
+            raise UserError(problem)
 
     with (
         lock.exclusive(settings.output_dir, run_id),
