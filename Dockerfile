@@ -1,47 +1,59 @@
 # The kubetfx image: every task of the compiled Kubeflow pipeline runs in it.
 #
-#   DOCKER_BUILDKIT=1 docker build -t kubetfx:0.1.0 .
+#   DOCKER_BUILDKIT=1 docker build -t kubetfx:0.1.0 .          # TFX 1.21, Debian 13
+#   DOCKER_BUILDKIT=1 docker build --build-arg STACK=1.16 \
+#     --build-arg BASE_IMAGE=python:3.10.13-slim-bookworm -t kubetfx:0.1.0-tfx1.16 .
 #
-# BASE_IMAGE must provide Python 3.10 at /usr/local/bin/python3.10 (TFX 1.16
-# supports no newer Python). Pin it by digest for reproducible builds, e.g.
-# --build-arg BASE_IMAGE=python:3.10.13-slim-bookworm@sha256:<digest>.
-ARG BASE_IMAGE=python:3.10.13-slim-bookworm
+# STACK picks the lock (stacks/STACK/requirements-image.lock). The 1.21 stack
+# runs on Debian 13's own Python 3.13: BASE_IMAGE is debian:trixie-slim (or a
+# Debian 13 with python3 installed). The 1.16 stack needs Python 3.10 at
+# /usr/local/bin/python3.10, as python:3.10-slim-bookworm has it. Pin the base
+# by digest for reproducible builds (BASE_IMAGE=debian:trixie-slim@sha256:...).
+# `--target test` adds the test tools and the test suite (make test-container).
+ARG STACK=1.21
+ARG BASE_IMAGE=debian:trixie-slim
 
-# checkov:skip=CKV_DOCKER_7: the base is a build argument; its default names an exact Python version
+# checkov:skip=CKV_DOCKER_7: the base is a build argument; its default names an exact Debian release
 # checkov:skip=CKV_DOCKER_2: pipeline tasks run to completion; there is no service to health-check
 FROM ${BASE_IMAGE} AS build
-# g++ builds the few locked packages that ship only as source (pyfarmhash, ...).
-# It stays in this stage, so its exact version, which the base decides, never ships.
+ARG STACK
+# g++ (and on Debian's Python its headers) builds the few locked packages that ship
+# only as source (pyfarmhash, ...). They stay in this stage, so their exact
+# versions, which the base decides, never ship.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends g++ \
+ && if [ "$STACK" = 1.16 ]; then extra=""; else extra="python3 python3-venv python3-dev"; fi \
+ && apt-get install -y --no-install-recommends g++ $extra \
  && rm -rf /var/lib/apt/lists/*
 ENV VIRTUAL_ENV=/opt/kubetfx PATH=/opt/kubetfx/bin:$PATH
 WORKDIR /src
-# The tasks' share of requirements.lock (make lock): MLflow's client alone, no test tools.
-COPY requirements-image.lock .
+# The tasks' share of the stack's requirements.lock (make lock): MLflow's client
+# alone, no test tools.
+COPY stacks/${STACK}/requirements-image.lock ./
 # An optional CA bundle (build secret "ca") for builds behind a TLS-intercepting proxy.
 RUN --mount=type=secret,id=ca,required=false \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca PIP_CERT=/run/secrets/ca; fi \
- && python3.10 -m venv /opt/kubetfx \
+ && if [ "$STACK" = 1.16 ]; then python=python3.10; else python=python3; fi \
+ && "$python" -m venv /opt/kubetfx \
  && pip install --no-cache-dir --disable-pip-version-check uv==0.13.9 \
  && uv pip sync --no-cache --python /opt/kubetfx/bin/python requirements-image.lock \
- # The CPU build of TensorFlow: the same 2.16.2 module without the GPU kernels.
+ # The CPU build of TensorFlow: the same module without the GPU kernels.
+ && tf=$(/opt/kubetfx/bin/python -c 'import importlib.metadata as m; print(m.version("tensorflow"))') \
  && uv pip uninstall --python /opt/kubetfx/bin/python tensorflow \
- && uv pip install --no-cache --no-deps --python /opt/kubetfx/bin/python tensorflow-cpu==2.16.2 \
+ && uv pip install --no-cache --no-deps --python /opt/kubetfx/bin/python "tensorflow-cpu==$tf" \
  # Notebook front ends and libclang come with TFMA and TensorFlow; no task uses them.
  && uv pip uninstall --python /opt/kubetfx/bin/python libclang jupyterlab notebook \
  && rm -rf /opt/kubetfx/share/jupyter
 COPY setup.py README.md ./
+COPY api api
 COPY components components
 COPY pipelines pipelines
 COPY projects projects
-COPY api api
 COPY kubernetes kubernetes
 # Built with the locked setuptools, offline.
 RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubetfx/bin/python . \
  # Nothing a task needs: test suites, C headers, static libraries, tooling.
- && site=/opt/kubetfx/lib/python3.10/site-packages \
+ && site=$(/opt/kubetfx/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
  && rm -rf "$site"/tensorflow/include "$site"/pyarrow/include "$site"/ruff* "$site"/pytest* \
       "$site"/_pytest "$site"/uv* \
  && find "$site" -mindepth 2 -depth -type d -name tests \
@@ -58,11 +70,19 @@ RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubet
  && find "$site" -name "*.so*" -type f -not -path "*.libs/*" -exec strip --strip-unneeded {} +
 # Bytecode compiled once here: imports take a third of the time with it. A few
 # packages ship templates that are not Python; compileall names them and goes on.
-RUN python -m compileall -q -j 0 /opt/kubetfx/lib/python3.10/site-packages > /dev/null || true
+RUN python -m compileall -q -j 0 /opt/kubetfx/lib > /dev/null || true
 
-FROM ${BASE_IMAGE}
+FROM ${BASE_IMAGE} AS image
+ARG STACK
+# Debian's Python, where the base is plain Debian (the 1.21 stack); the 1.16 base has its own.
+# hadolint ignore=DL3008
+RUN if [ "$STACK" != 1.16 ] && ! command -v python3 >/dev/null; then \
+      apt-get update && apt-get install -y --no-install-recommends python3 libgomp1 \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 LABEL org.opencontainers.image.title="kubetfx" \
-      org.opencontainers.image.description="TFX components and the Kubeflow Pipelines task entrypoint of kubetfx"
+      org.opencontainers.image.description="TFX components and the Kubeflow Pipelines task entrypoint of kubetfx" \
+      io.kubetfx.stack="${STACK}"
 COPY --from=build /opt/kubetfx /opt/kubetfx
 ENV PATH=/opt/kubetfx/bin:$PATH \
     VIRTUAL_ENV=/opt/kubetfx \
@@ -76,3 +96,27 @@ USER 1000:1000
 WORKDIR /home/kubetfx
 ENTRYPOINT ["kubetfx"]
 CMD ["--help"]
+
+# The test suite of the stack in the image, run by `make test-container`: the
+# image plus the stack's test tools at its lock's versions, and the sources as
+# an editable install, so the tests import the code they test.
+FROM image AS test
+ARG STACK
+USER root
+WORKDIR /src
+COPY stacks/${STACK}/requirements.lock requirements.lock
+RUN --mount=type=secret,id=ca,required=false \
+    if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca PIP_CERT=/run/secrets/ca; fi \
+ && pip install --no-cache-dir --disable-pip-version-check uv==0.13.9 \
+ && grep -E '^(mlflow|pytest|pytest-xdist|ruff|uv|scikit-learn)==' requirements.lock > tools.txt \
+ && uv pip install --no-cache --compile-bytecode --python /opt/kubetfx/bin/python \
+      -r tools.txt -c requirements.lock
+COPY . .
+RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubetfx/bin/python -e . \
+ && echo "$STACK" > /src/.stack
+ENV PYTHONDONTWRITEBYTECODE=1 KUBETFX_STACK=${STACK}
+ENTRYPOINT []
+CMD ["python", "-m", "pytest", "-m", "not e2e"]
+
+# The default target: the image the tasks run in.
+FROM image

@@ -1,16 +1,24 @@
 # kubetfx developer commands. `make run` and `make test` create the virtual
-# environment from requirements.lock first when it is missing or out of date.
+# environment from the stack's lock first when it is missing or out of date.
+#
+# Two stacks (stacks/README.md): TFX 1.21 on Python 3.11-3.13, where glibc is
+# 2.39 or newer, and TFX 1.16 on Python 3.10 elsewhere. scripts/stack.sh picks
+# the newest this host installs; STACK=1.16 or STACK=1.21 chooses one.
 
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-# TFX 1.16 needs Python 3.10: pyenv's 3.10.13 if present, else python3.10 on PATH.
-PYTHON310 ?= $(shell if command -v pyenv >/dev/null 2>&1 && pyenv prefix 3.10.13 >/dev/null 2>&1; \
-	then echo "$$(pyenv prefix 3.10.13)/bin/python3.10"; else command -v python3.10; fi)
-# The container image: its name, the Python 3.10 base it builds on, and an
-# optional CA bundle passed to the build as a secret (TLS-intercepting proxies).
-IMAGE ?= kubetfx:0.1.0
-BASE_IMAGE ?= python:3.10.13-slim-bookworm
+# STACK and PYTHON, from the command line or found on this host.
+HOST_STACK := $(shell scripts/stack.sh $(STACK) 2>/dev/null)
+PYTHON ?= $(word 2,$(HOST_STACK))
+VENV_STACK := $(or $(word 1,$(HOST_STACK)),$(STACK))
+# The container image, built from the Dockerfile: its stack (1.21 unless STACK
+# is given), the Debian base it builds on, and an optional CA bundle passed to
+# the build as a secret (TLS-intercepting proxies).
+IMAGE_STACK := $(if $(filter command line environment,$(origin STACK)),$(STACK),1.21)
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' api/__init__.py)
+IMAGE ?= kubetfx:$(VERSION)$(if $(filter 1.16,$(IMAGE_STACK)),-tfx1.16)
+BASE_IMAGE ?= $(if $(filter 1.16,$(IMAGE_STACK)),python:3.10.13-slim-bookworm,debian:trixie-slim)
 DOCKER ?= docker
 CA_BUNDLE ?=
 # Extra arguments for `make run`, e.g. make run ARGS="--train-steps 200".
@@ -23,22 +31,33 @@ BENCH_ARGS ?=
 # process (its module fixtures are built once).
 TEST_WORKERS ?= 2
 comma := ,
+# What each stack's lock is resolved for: its oldest Python, on the glibc its wheels need.
+LOCK_FOR_1.16 := --python-version 3.10 --python-platform x86_64-manylinux_2_28
+LOCK_FOR_1.21 := --universal --python-version 3.11
 
-.PHONY: venv run test test-fast lint format lock image bench clean
+.PHONY: venv run test test-fast test-container lint format lock image bench clean
 
 venv: $(BIN)/.installed $(VENV)-scan/bin/.installed
 
-$(BIN)/.installed: requirements.lock setup.py
-	@test -n "$(PYTHON310)" || { echo "make: Python 3.10 not found; install it (pyenv install 3.10.13) or pass PYTHON310=/path/to/python3.10" >&2; exit 1; }
-	$(PYTHON310) -m venv $(VENV)
+# A venv of another stack is replaced.
+ifneq ($(VENV_STACK),$(shell cat $(VENV)/.stack 2>/dev/null))
+.PHONY: $(BIN)/.installed
+endif
+
+$(BIN)/.installed: stacks/$(VENV_STACK)/requirements.lock setup.py
+	@test -n "$(PYTHON)" || scripts/stack.sh $(STACK) >/dev/null
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python stacks/$(VENV_STACK)/requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	echo $(VENV_STACK) > $(VENV)/.stack
 	touch $@
 
 # Manifest and Dockerfile scanners, apart: their dependencies clash with TFX's.
 $(VENV)-scan/bin/.installed: requirements-scan.lock $(BIN)/.installed
-	$(PYTHON310) -m venv $(VENV)-scan
+	rm -rf $(VENV)-scan
+	$(PYTHON) -m venv $(VENV)-scan
 	$(BIN)/uv pip sync --python $(VENV)-scan/bin/python requirements-scan.lock
 	touch $@
 
@@ -50,18 +69,32 @@ run: venv
 test: venv lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
-## Lint and the unit tests only (about two minutes).
+## Lint and the unit tests only (about four minutes).
 test-fast: venv lint
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+## The suite of another stack, in a Debian 13 container from the Dockerfile's
+## test stage (IMAGE_STACK's image, tagged IMAGE-test): the unit tests and the
+## end-to-end files CONTAINER_TESTS names. CI runs the 1.21 stack this way on hosts
+## whose glibc is older than 2.39.
+CONTAINER_TESTS ?= tests
+test-container: image
+	DOCKER_BUILDKIT=1 $(DOCKER) build --network host --target test --build-arg STACK=$(IMAGE_STACK) \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) \
+		$(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) -t $(IMAGE)-test .
+	$(DOCKER) run --rm --network host --tmpfs /tmp:exec,size=8g $(IMAGE)-test \
+		python -m pytest -n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS) $(CONTAINER_TESTS)
 
 ## The performance record: TFX's reference pipeline and kubetfx side by side, a
 ## million-row run with 1 and 2 Beam workers, Arrow baselines (about an hour).
 bench: venv
 	TF_USE_LEGACY_KERAS=1 $(BIN)/python bench/run.py $(BENCH_ARGS)
 
-## Build the container image (BuildKit).
+## Build the container image (BuildKit): the 1.21 stack on Debian 13 unless
+## STACK=1.16 (then Python 3.10 on Debian 12, tagged IMAGE-tfx1.16).
 image:
-	DOCKER_BUILDKIT=1 $(DOCKER) build --network host --build-arg BASE_IMAGE=$(BASE_IMAGE) \
+	DOCKER_BUILDKIT=1 $(DOCKER) build --network host --build-arg STACK=$(IMAGE_STACK) \
+		--build-arg BASE_IMAGE=$(BASE_IMAGE) \
 		$(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) -t $(IMAGE) .
 
 lint: venv
@@ -72,15 +105,18 @@ format: venv
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## Re-resolve requirements.in and requirements-scan.in into their locks, and the
-## image's share of requirements.lock into requirements-image.lock.
+## Re-resolve each stack's requirements.in into its lock, the image's share of
+## it into requirements-image.lock, and requirements-scan.in into its lock. The
+## 1.21 lock is universal: one resolution for Python 3.11, 3.12 and 3.13.
 lock: venv
-	$(BIN)/uv pip compile requirements.in --python-version 3.10 \
-		--python-platform x86_64-manylinux_2_28 -o requirements.lock
-	$(BIN)/uv pip compile requirements-image.in -c requirements.lock --python-version 3.10 \
-		--python-platform x86_64-manylinux_2_28 -o requirements-image.lock
-	$(BIN)/uv pip compile requirements-scan.in --python-version 3.10 \
-		--python-platform x86_64-manylinux_2_28 -o requirements-scan.lock
+	for stack in 1.16 1.21; do \
+	  flags="$(LOCK_FOR_1.16)"; [ $$stack = 1.21 ] && flags="$(LOCK_FOR_1.21)"; \
+	  (cd stacks/$$stack && \
+	    ../../$(BIN)/uv pip compile $$flags requirements.in -o requirements.lock && \
+	    ../../$(BIN)/uv pip compile $$flags requirements-image.in -c requirements.lock \
+	      -o requirements-image.lock) || exit 1; \
+	done
+	$(BIN)/uv pip compile $(LOCK_FOR_1.16) requirements-scan.in -o requirements-scan.lock
 
 clean:
-	rm -rf $(VENV) $(VENV)-scan kubetfx.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-scan kubetfx.egg-info build dist .pytest_cache .ruff_cache

@@ -36,6 +36,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from kubetfx.components import extras
 from kubetfx.components.kfp_contract import TRACKED_RUN, TRACKER_NODE  # noqa: F401
 from kubetfx.components.kfp_contract import TRACKING_NOTE as NOTE
 
@@ -156,25 +157,6 @@ def collect(input_dict: dict[str, list[types.Artifact]], settings: dict[str, Any
     }
 
 
-def missing_mlflow(uri: str) -> str | None:
-    """What to install to track runs at ``uri``, when this environment lacks it; else None.
-
-    A tracking server takes MLflow's client alone (mlflow-skinny, as in the
-    image); a database or file store needs the whole of MLflow.
-    """
-    import importlib.util
-
-    server = uri.startswith(("http://", "https://", "databricks"))
-    needed = ["mlflow"] if server else ["mlflow", "sqlalchemy", "alembic"]
-    missing = [name for name in needed if importlib.util.find_spec(name) is None]
-    if not missing:
-        return None
-    return (
-        f"tracking to {'a server' if server else 'a local store'} needs MLflow, which is "
-        "not installed here: pip install 'kubetfx[mlflow]'"
-    )
-
-
 def check_reachable(uri: str) -> None:
     """Raises ConnectionError when an HTTP tracking server does not answer at all."""
     if not uri.startswith(("http://", "https://")):
@@ -266,7 +248,7 @@ def log_run(
     ``artifact_location``, for a new experiment in a database store, is where
     its artifacts go (a server chooses its own otherwise).
     """
-    if problem := missing_mlflow(uri):
+    if problem := extras.missing_mlflow(uri):
         raise ModuleNotFoundError(problem)
     check_reachable(uri)
     with _mlflow_at(uri):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import kubetfx
 from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator import run as emulator
 from kubetfx.pipelines.kfp.emulator.object_store import object_path
@@ -38,10 +39,38 @@ def _docker_run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+STACK_LABEL = '{{index .Config.Labels "io.kubetfx.stack"}}'
+
+
+def _image_stack() -> str:
+    """The stack the image was built for (its io.kubetfx.stack label)."""
+    inspected = subprocess.run(
+        [
+            DOCKER,
+            "image",
+            "inspect",
+            IMAGE,
+            "--format",
+            '{{index .Config.Labels "io.kubetfx.stack"}}',
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert inspected.returncode == 0, inspected.stderr
+    return inspected.stdout.strip()
+
+
+def _locked(stack: str, package: str) -> str:
+    """The version of ``package`` the stack's image lock pins."""
+    lock = Path(__file__).resolve().parents[1] / "stacks" / stack / "requirements-image.lock"
+    (version,) = set(re.findall(rf"^{package}==(\S+)", lock.read_text(), re.MULTILINE))
+    return version
+
+
 def test_cli_version_without_network():
     result = _docker_run(IMAGE, "--version")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "kubetfx, version 0.1.0"
+    assert result.stdout.strip() == f"kubetfx, version {kubetfx.__version__}"
 
 
 def test_runs_as_a_non_root_user():
@@ -50,15 +79,17 @@ def test_runs_as_a_non_root_user():
     assert result.stdout.strip() != "0"
 
 
-def test_keras_2_and_the_cpu_build_of_tensorflow():
+def test_the_stacks_tfx_keras_2_and_the_cpu_build_of_tensorflow():
+    stack = _image_stack()
     code = (
-        "import tensorflow as tf, importlib.metadata as m; "
-        "print(tf.__version__, tf.keras.__name__.split('.')[0], "
+        "import tensorflow as tf, tfx, importlib.metadata as m; "
+        "print(tfx.__version__, tf.__version__, tf.keras.__name__.split('.')[0], "
         "'tensorflow-cpu' in {d.metadata['Name'] for d in m.distributions()})"
     )
     result = _docker_run("--entrypoint", "python", IMAGE, "-c", code)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["2.16.2", "tf_keras", "True"]
+    tensorflow = _locked(stack, "tensorflow")
+    assert result.stdout.split() == [f"{stack}.0", tensorflow, "tf_keras", "True"]
 
 
 # In the image: a SavedModel, then the Tracker's logging of it, as a tracked run does.

@@ -17,6 +17,7 @@ import threading
 import time
 from typing import IO
 
+from kubetfx.components import extras
 from kubetfx.components.kfp_contract import resolve_package_path
 from kubetfx.pipelines import preflight
 from kubetfx.pipelines.console import output_to_log
@@ -120,9 +121,7 @@ def run(
         settings, run_id=run_id, tracking_uri=tracking_uri(loaded, settings)
     )
     if settings.tracking_uri:
-        from kubetfx.components.tracking import missing_mlflow
-
-        if problem := missing_mlflow(settings.tracking_uri):
+        if problem := extras.missing_mlflow(settings.tracking_uri):
             raise UserError(problem)
 
     with (

@@ -182,21 +182,3 @@ def test_metric_names_are_made_ones_mlflow_accepts():
     assert tracking.metric_key("precision (setosa)") == "precision setosa"
     assert tracking.metric_key("auc_change_vs_baseline") == "auc_change_vs_baseline"
     assert tracking.metric_key("recall (Red, dry)") == "recall Red dry"
-
-
-def test_tracking_without_mlflow_installed_names_the_extra_that_brings_it(monkeypatch):
-    import sys
-
-    assert tracking.missing_mlflow("sqlite:///runs/mlflow.db") is None
-    # A None in sys.modules is how Python marks a module as not importable.
-    monkeypatch.setitem(sys.modules, "sqlalchemy", None)
-    assert tracking.missing_mlflow("sqlite:///runs/mlflow.db") == (
-        "tracking to a local store needs MLflow, which is not installed here: "
-        "pip install 'kubetfx[mlflow]'"
-    )
-    assert tracking.missing_mlflow("http://mlflow.kubeflow:5000") is None  # the client suffices
-    monkeypatch.setitem(sys.modules, "mlflow", None)
-    assert tracking.missing_mlflow("http://mlflow.kubeflow:5000") == (
-        "tracking to a server needs MLflow, which is not installed here: "
-        "pip install 'kubetfx[mlflow]'"
-    )
