@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from kubetfx.components.project import TASK_METRICS, Project, transformed_name
 
 if TYPE_CHECKING:
-    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis.proto import config_pb2
 
 # The thresholds of the binary confusion matrices behind the ROC curve.
 ROC_THRESHOLDS = 101  # TFMA puts them at i / 100: 0.5 among them, the accuracy gate's
@@ -22,73 +22,75 @@ ROC_THRESHOLDS = 101  # TFMA puts them at i / 100: 0.5 among them, the accuracy 
 NO_WORSE_MARGIN = 1e-10
 
 
-def make_eval_config(project: Project) -> "tfma.EvalConfig":
+def make_eval_config(project: Project) -> "config_pb2.EvalConfig":
     """The TFMA config of ``project``: metrics overall and per slice, with the gate."""
-    # Imported here so that reading a project does not load TensorFlow.
-    import tensorflow_model_analysis as tfma
+    # Imported here so that reading a project does not load TensorFlow. The
+    # messages come from TFMA's config module: TFMA 0.52 no longer exports them
+    # all from its top-level package (BinarizationOptions among the missing).
+    from tensorflow_model_analysis.proto import config_pb2
 
     task = project.label.task
     gate = project.evaluation.gate
     metric = project.gate_metric
     bound = {"value": gate.threshold}
-    threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(
+    threshold = config_pb2.MetricThreshold(
+        value_threshold=config_pb2.GenericValueThreshold(
             **({"lower_bound": bound} if metric.higher_is_better else {"upper_bound": bound})
         )
     )
     if gate.no_worse_than_serving:
         # Only applies when the Evaluator has a baseline model to compare with.
         threshold.change_threshold.CopyFrom(
-            tfma.GenericChangeThreshold(
+            config_pb2.GenericChangeThreshold(
                 direction=(
-                    tfma.MetricDirection.HIGHER_IS_BETTER
+                    config_pb2.MetricDirection.HIGHER_IS_BETTER
                     if metric.higher_is_better
-                    else tfma.MetricDirection.LOWER_IS_BETTER
+                    else config_pb2.MetricDirection.LOWER_IS_BETTER
                 ),
                 absolute={
                     "value": -NO_WORSE_MARGIN if metric.higher_is_better else NO_WORSE_MARGIN
                 },
             )
         )
-    metrics = [tfma.MetricConfig(class_name="ExampleCount")]
+    metrics = [config_pb2.MetricConfig(class_name="ExampleCount")]
     for entry in TASK_METRICS[task]:
         metrics.append(
-            tfma.MetricConfig(
+            config_pb2.MetricConfig(
                 class_name=entry.tfma_class,
                 threshold=threshold if entry.name == gate.metric else None,
             )
         )
-    specs = [tfma.MetricsSpec(metrics=metrics)]
+    specs = [config_pb2.MetricsSpec(metrics=metrics)]
     if task == "binary":
         specs[0].metrics.append(
-            tfma.MetricConfig(
+            config_pb2.MetricConfig(
                 class_name="ConfusionMatrixPlot",
                 config=json.dumps({"num_thresholds": ROC_THRESHOLDS}),
             )
         )
     elif task == "multiclass":
-        specs[0].metrics.append(tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"))
+        specs[0].metrics.append(config_pb2.MetricConfig(class_name="MultiClassConfusionMatrixPlot"))
         specs.append(
-            tfma.MetricsSpec(
+            config_pb2.MetricsSpec(
                 metrics=[
-                    tfma.MetricConfig(class_name="Precision"),
-                    tfma.MetricConfig(class_name="Recall"),
+                    config_pb2.MetricConfig(class_name="Precision"),
+                    config_pb2.MetricConfig(class_name="Recall"),
                 ],
-                binarize=tfma.BinarizationOptions(
+                binarize=config_pb2.BinarizationOptions(
                     class_ids={"values": list(range(len(project.label.classes or [])))}
                 ),
             )
         )
-    return tfma.EvalConfig(
+    return config_pb2.EvalConfig(
         model_specs=[
-            tfma.ModelSpec(
+            config_pb2.ModelSpec(
                 signature_name="serving_default",
                 label_key=transformed_name(project.label.column),
                 prediction_key="outputs",
                 preprocessing_function_names=["transform_features"],
             )
         ],
-        slicing_specs=[tfma.SlicingSpec()]
-        + [tfma.SlicingSpec(feature_keys=[column]) for column in project.evaluation.slices],
+        slicing_specs=[config_pb2.SlicingSpec()]
+        + [config_pb2.SlicingSpec(feature_keys=[column]) for column in project.evaluation.slices],
         metrics_specs=specs,
     )

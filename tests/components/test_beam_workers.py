@@ -1,5 +1,8 @@
 """What a Beam step's failures through a job service mean, and TFX's sdist of itself turned off."""
 
+import sys
+
+import apache_beam
 import pytest
 from apache_beam.portability.api import beam_fn_api_pb2, beam_runner_api_pb2
 from apache_beam.runners.worker import bundle_processor
@@ -25,7 +28,7 @@ def _job_failed(worker_text: str) -> RuntimeError:
 
 
 def _version_mismatch() -> str:
-    """Beam's own message, from a worker of this Beam (2.59.0) given a 2.58.1 launcher's job."""
+    """Beam's own message, from a worker of the installed Beam given a 2.58.1 launcher's job."""
     descriptor = beam_fn_api_pb2.ProcessBundleDescriptor()
     descriptor.environments["env"].CopyFrom(
         beam_runner_api_pb2.Environment(
@@ -54,8 +57,11 @@ def test_the_job_service_and_worker_pool_are_read_from_beams_flags():
 
 def test_a_worker_of_another_beam_version_is_named_with_both_versions():
     message = beam_workers.explain(_job_failed(_version_mismatch()), PORTABLE)
+    # The worker is this process: the installed Beam on the running Python.
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert message == (
-        f"the Beam workers ({WORKERS}) run Beam 2.59.0 on Python 3.10, but this pipeline was "
+        f"the Beam workers ({WORKERS}) run Beam {apache_beam.__version__} on Python {python}, "
+        "but this pipeline was "
         "built with Beam 2.58.1 on Python 3.10: run the workers from the kubetfx image or "
         "venv that launches it"
     )
