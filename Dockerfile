@@ -60,9 +60,11 @@ RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubet
       -not -path "$site/tensorflow/*" -not -path "$site/numpy/*" -not -path "$site/pandas/*" \
       -exec rm -rf {} + \
  && find "$site" \( -name "*.a" -o -name "*.pyx" -o -name "*.pxd" \) -delete \
- # Packages no task imports: uv, TensorBoard's server binary, and
- # what only notebook front ends and JavaScript-backed Beam features load.
+ # Packages no task imports: uv, TensorBoard's server binary, what only
+ # notebook front ends and JavaScript-backed Beam features load, and Vertex AI's
+ # client (TFX's Google Cloud extensions, which kubetfx does not use).
  && uv pip uninstall --python /opt/kubetfx/bin/python babel js2py tensorboard-data-server \
+      jedi google-cloud-aiplatform \
  && rm -f /opt/kubetfx/bin/uv /opt/kubetfx/bin/uvx \
  # Shared libraries without their symbol tables and debug sections (the symbols
  # other libraries link against stay). The *.libs folders hold auditwheel's
@@ -104,6 +106,11 @@ FROM image AS test
 ARG STACK
 USER root
 WORKDIR /src
+# Chromium renders the run report in the browser tests.
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends chromium \
+ && rm -rf /var/lib/apt/lists/*
 COPY stacks/${STACK}/requirements.lock requirements.lock
 RUN --mount=type=secret,id=ca,required=false \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca PIP_CERT=/run/secrets/ca; fi \

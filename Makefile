@@ -82,7 +82,7 @@ test-container: image
 	DOCKER_BUILDKIT=1 $(DOCKER) build --network host --target test --build-arg STACK=$(IMAGE_STACK) \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) \
 		$(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) -t $(IMAGE)-test .
-	$(DOCKER) run --rm --network host --tmpfs /tmp:exec,size=8g $(IMAGE)-test \
+	$(DOCKER) run --rm --network host $(IMAGE)-test \
 		python -m pytest -n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS) $(CONTAINER_TESTS)
 
 ## The performance record: TFX's reference pipeline and kubetfx side by side, a
