@@ -98,6 +98,7 @@ setup(
         "matplotlib>=3.8",
         "networkx>=3.0",
         "markdown>=3.4",
+        "rich>=13",
     ],
     extras_require={
         # Experiment tracking (kubetfx run --track): MLflow's client, its SQLite

@@ -1,91 +1,218 @@
-"""Live progress of a LocalDagRunner run: which component runs, and for how long.
+"""Live progress of a LocalDagRunner run, read from ML Metadata as the run writes it.
 
-LocalDagRunner offers no callbacks, but its launcher logs each step through
-absl. ``ProgressReporter`` is a logging handler that follows those records
-(TFX 1.16's messages in ``orchestration/local/local_dag_runner.py`` and
-``orchestration/portable/launcher.py``) and prints one line per component.
-On a terminal it also shows the running data step's progress records.
+TFX records each component's execution in ML Metadata: registered when the
+component starts, then published as complete, cached or failed. While the
+run goes on, ``ProgressReporter`` reads the run's executions from the store
+every half second, in a thread of its own, and prints one line as each
+component ends, timed by the store's own timestamps. On a terminal it also
+shows the running component with its time so far and, for kubetfx's own data
+steps, their rows (``kubetfx.components.progress``), drawn by rich. Nothing
+here reads the wording of TFX's or Beam's log messages.
 """
 
 import dataclasses
 import logging
+import os
+import threading
 import time
+from collections.abc import Iterable
 from typing import IO
+
+from rich.console import Console
+from rich.live import Live
+from rich.text import Text
 
 from kubetfx.components import progress as data_progress
 
-# Format strings of the TFX log records that mark each step.
-_COMPONENT_STARTED = "Component %s is running."
-_COMPONENT_FINISHED = "Component %s is finished."
-_CACHED_EXECUTION = "A cached execution %d is used."
-_NEW_EXECUTION = "Going to run a new execution %d"
-_SKIPPED = "Skipping execution for %s"
+# How often the store is read while the run goes on.
+POLL_SECONDS = 0.5
+# What each state of an execution means for its component (MLMD's Execution.State).
+OUTCOMES = {"COMPLETE": "ran", "CACHED": "cached", "FAILED": "failed", "CANCELED": "stopped"}
 
 
 @dataclasses.dataclass
 class ComponentProgress:
     node_id: str
-    started: float
+    started: float  # seconds since the epoch
     finished: float | None = None
-    outcome: str = "running"  # running, ran, cached, skipped, failed
+    outcome: str = "running"  # running, ran, cached, failed, stopped
 
     @property
     def seconds(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
+        return (self.finished or time.time()) - self.started
 
 
 class ProgressReporter(logging.Handler):
-    """Prints ``  Component ..... ran  12.3 s`` as each component finishes."""
+    """Prints ``  Component ..... ran  12.3 s`` as each component of run ``run_id`` ends.
 
-    def __init__(self, out: IO[str], live: bool):
+    Use it as a context manager around the run, added to the root logger for
+    the data steps' progress records. ``nodes`` are the components the run
+    runs, in order; others (a partial run takes them from an earlier run, and
+    records them in the store as cached) get no line.
+    """
+
+    def __init__(
+        self,
+        out: IO[str],
+        live: bool,
+        metadata_path: str,
+        run_id: str,
+        nodes: Iterable[str],
+    ):
         super().__init__(level=logging.INFO)
-        self._out = out
-        self._live = live  # the terminal can redraw the current line
+        self._metadata_path = metadata_path
+        self._run_id = run_id
+        self._nodes = list(nodes)
         self.components: list[ComponentProgress] = []
+        self._by_execution: dict[int, ComponentProgress] = {}
+        self._rows: dict[str, str] = {}  # the running data step's last progress text
+        self._store = None
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        # No wrapping, markup or highlighting: the lines are the run's record.
+        self._console = Console(
+            file=out, force_terminal=live, highlight=False, soft_wrap=True, width=200
+        )
+        self._live = (
+            Live(
+                console=self._console,
+                transient=True,
+                redirect_stdout=False,
+                redirect_stderr=False,
+                get_renderable=self._running_line,
+            )
+            if live
+            else None
+        )
 
     @property
     def current(self) -> ComponentProgress | None:
-        if self.components and self.components[-1].finished is None:
-            return self.components[-1]
-        return None
+        running = [c for c in self.components if c.finished is None]
+        return running[-1] if running else None
+
+    def __enter__(self) -> "ProgressReporter":
+        if self._live is not None:
+            self._live.start()
+        self._thread = threading.Thread(target=self._follow, name="kubetfx-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.poll()  # what the run published after the last look
+        if self._live is not None:
+            self._live.stop()
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.msg
-        if message == _COMPONENT_STARTED:
-            self.components.append(ComponentProgress(str(record.args[0]), time.monotonic()))
-            if self._live:
-                self._write(f"  {self.components[-1].node_id:<20} running…", end="")
-        elif self.current is None:
-            return
-        elif message == _CACHED_EXECUTION:
-            self.current.outcome = "cached"
-        elif message == _NEW_EXECUTION:
-            self.current.outcome = "ran"
-        elif message == _SKIPPED:
-            self.current.outcome = "skipped"
-        elif message == _COMPONENT_FINISHED:
-            self._finish(self.current)
-        elif message == data_progress.MESSAGE and self._live:
-            # A data step's rows, rate and time left (kubetfx.components.progress).
-            text = record.args[0]
-            self._write(f"\r\x1b[K  {self.current.node_id:<20} running… {text}", end="")
+        """Keeps the last progress record of a kubetfx data step, for the running line."""
+        if record.msg == data_progress.MESSAGE and record.args:
+            current = self.current
+            if current is not None:
+                self._rows[current.node_id] = str(record.args[0])
 
     def fail_current(self, outcome: str = "failed") -> str | None:
-        """Ends the running component with ``outcome`` (failed, interrupted); returns its id."""
+        """Ends the component the run stopped in with ``outcome``; returns its id.
+
+        That is the one the store says failed, else the one still running, else
+        the first not yet begun (it failed before TFX recorded it); None when
+        every component had ended.
+        """
+        self.poll()
+        failed = [c for c in self.components if c.outcome in ("failed", "stopped")]
+        if failed:
+            return failed[-1].node_id
         current = self.current
         if current is None:
-            return None
+            begun = {c.node_id for c in self.components}
+            waiting = [node for node in self._nodes if node not in begun]
+            if not waiting:
+                return None
+            ended = [c.finished for c in self.components if c.finished]
+            current = ComponentProgress(waiting[0], max(ended, default=time.time()))
+            self.components.append(current)
         current.outcome = outcome
-        self._finish(current)
+        self._finish(current, time.time())
         return current.node_id
 
-    def _finish(self, component: ComponentProgress) -> None:
-        component.finished = time.monotonic()
-        if component.outcome == "running":
-            component.outcome = "ran"
-        line = f"  {component.node_id:<20} {component.outcome:<8} {component.seconds:6.1f} s"
-        self._write(("\r\x1b[K" if self._live else "") + line)
+    def poll(self) -> None:
+        """Reads the run's executions and prints a line for each component that ended."""
+        with self._lock:
+            for execution_id, node_id, state, created, updated in self._read():
+                component = self._by_execution.get(execution_id)
+                if component is None:
+                    if node_id not in self._nodes:
+                        continue
+                    component = ComponentProgress(node_id, created / 1000)
+                    self._by_execution[execution_id] = component
+                    self.components.append(component)
+                if component.finished is None and state in OUTCOMES:
+                    component.outcome = OUTCOMES[state]
+                    self._finish(component, updated / 1000)
 
-    def _write(self, text: str, end: str = "\n") -> None:
-        self._out.write(text + end)
-        self._out.flush()
+    def _follow(self) -> None:
+        while not self._stopped.wait(POLL_SECONDS):
+            try:
+                self.poll()
+            except Exception:  # noqa: BLE001 - a missed look is made good by the next
+                logging.debug("Could not read the run's progress.", exc_info=True)
+
+    def _read(self) -> list[tuple[int, str, str, int, int]]:
+        """(execution id, node id, state, created ms, updated ms) of the run, in order."""
+        from ml_metadata import errors as mlmd_errors
+        from ml_metadata.proto import metadata_store_pb2
+
+        from kubetfx.pipelines.history import metadata
+
+        if not os.path.isfile(self._metadata_path):
+            return []  # the run's first component has not yet created the store
+        try:
+            if self._store is None:
+                self._store = metadata.connect(self._metadata_path)
+            store = self._store
+            run = store.get_context_by_type_and_name("pipeline_run", self._run_id)
+            if run is None:
+                return []
+            executions = sorted(store.get_executions_by_context(run.id), key=lambda e: e.id)
+            node_type = store.get_context_type("node").id
+        except (mlmd_errors.StatusError, RuntimeError):
+            return []  # no store or no run yet: the run has not registered a component
+        states = metadata_store_pb2.Execution.State
+        found = []
+        for execution in executions:
+            known = self._by_execution.get(execution.id)
+            if known is not None:
+                node_id = known.node_id
+            else:
+                names = [
+                    c.name
+                    for c in store.get_contexts_by_execution(execution.id)
+                    if c.type_id == node_type
+                ]
+                node_id = names[0].rpartition(".")[2] if names else str(execution.id)
+            found.append(
+                (
+                    execution.id,
+                    node_id,
+                    states.Name(execution.last_known_state),
+                    execution.create_time_since_epoch,
+                    execution.last_update_time_since_epoch,
+                )
+            )
+        return found
+
+    def _finish(self, component: ComponentProgress, finished: float) -> None:
+        component.finished = max(finished, component.started)
+        self._rows.pop(component.node_id, None)
+        line = f"  {component.node_id:<20} {component.outcome:<8} {component.seconds:6.1f} s"
+        self._console.print(Text(line), soft_wrap=True)
+
+    def _running_line(self) -> Text:
+        current = self.current
+        if current is None:
+            return Text("")
+        rows = self._rows.get(current.node_id)
+        line = f"  {current.node_id:<20} running… {current.seconds:4.0f} s"
+        return Text(line + (f"  {rows}" if rows else ""))

@@ -150,16 +150,24 @@ def run(
         plan = partial.mark(pipeline, selection, settings.metadata_path, no_cache)
         if selection:
             terminal.write(_describe(plan))
-        reporter = ProgressReporter(terminal, live=terminal.isatty())
-        absl_logger = logging.getLogger("absl")
-        absl_logger.addHandler(reporter)
+        nodes = [
+            node.pipeline_node.node_info.id
+            for node in pipeline.nodes
+            if not node.pipeline_node.execution_options.HasField("skip")
+        ]
+        reporter = ProgressReporter(
+            terminal, terminal.isatty(), settings.metadata_path, run_id, nodes
+        )
+        root_logger = logging.getLogger()
+        root_logger.addHandler(reporter)
         failure = None
         stop_signals = _StopSignals()
         previous_handlers = {
             number: signal.signal(number, stop_signals.handle) for number in _StopSignals.NUMBERS
         }
         try:
-            LocalDagRunner().run_with_ir(pipeline)
+            with reporter:
+                LocalDagRunner().run_with_ir(pipeline)
         except (KeyboardInterrupt, _Terminated) as stop:
             stop_signals.taken = True
             signal_number = getattr(stop, "signal_number", signal.SIGINT)
@@ -178,7 +186,7 @@ def run(
             stop_signals.taken = True
             for number, handler in previous_handlers.items():
                 signal.signal(number, handler)
-            absl_logger.removeHandler(reporter)
+            root_logger.removeHandler(reporter)
             seconds = round(time.monotonic() - started, 1)  # as printed and recorded
             _record(settings.metadata_path, run_id, plan, seconds)
         if failure:
