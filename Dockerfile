@@ -100,8 +100,9 @@ ENTRYPOINT ["kubetfx"]
 CMD ["--help"]
 
 # The test suite of the stack in the image, run by `make test-container`: the
-# image plus the stack's test tools at its lock's versions, and the sources as
-# an editable install, so the tests import the code they test.
+# image plus the stack's test tools at its lock's versions (and Vertex AI's
+# client, which a compiler test loads a package into), and the sources as an
+# editable install, so the tests import the code they test.
 FROM image AS test
 ARG STACK
 USER root
@@ -115,7 +116,7 @@ COPY stacks/${STACK}/requirements.lock requirements.lock
 RUN --mount=type=secret,id=ca,required=false \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca PIP_CERT=/run/secrets/ca; fi \
  && pip install --no-cache-dir --disable-pip-version-check uv==0.13.9 \
- && grep -E '^(mlflow|pytest|pytest-xdist|ruff|uv|scikit-learn)==' requirements.lock > tools.txt \
+ && grep -E '^(mlflow|pytest|pytest-xdist|uv|google-cloud-aiplatform)==' requirements.lock > tools.txt \
  && uv pip install --no-cache --compile-bytecode --python /opt/kubetfx/bin/python \
       -r tools.txt -c requirements.lock
 COPY . .

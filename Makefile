@@ -35,7 +35,7 @@ comma := ,
 LOCK_FOR_1.16 := --python-version 3.10 --python-platform x86_64-manylinux_2_28
 LOCK_FOR_1.21 := --universal --python-version 3.11
 
-.PHONY: venv run test test-fast test-container lint format lock image bench clean
+.PHONY: venv run test test-fast image-test test-container lint format lock image bench bench-container clean
 
 venv: $(BIN)/.installed $(VENV)-scan/bin/.installed
 
@@ -73,17 +73,24 @@ test: venv lint
 test-fast: venv lint
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
-## The suite of another stack, in a Debian 13 container from the Dockerfile's
-## test stage (IMAGE_STACK's image, tagged IMAGE-test): the unit tests and the
-## end-to-end files CONTAINER_TESTS names. CI runs the 1.21 stack this way on hosts
-## whose glibc is older than 2.39.
-CONTAINER_TESTS ?= tests
-test-container: image
+## The image with the stack's test tools and this checkout (the Dockerfile's
+## test stage), tagged IMAGE-test.
+image-test: image
 	DOCKER_BUILDKIT=1 $(DOCKER) build --network host --target test --build-arg STACK=$(IMAGE_STACK) \
 		--build-arg BASE_IMAGE=$(BASE_IMAGE) \
 		$(if $(CA_BUNDLE),--secret id=ca$(comma)src=$(CA_BUNDLE)) -t $(IMAGE)-test .
+
+## The suite of a stack in its container (STACK=1.21 on Debian 13 unless given):
+## the unit tests and the end-to-end files CONTAINER_TESTS names. CI runs the
+## stack the host cannot install natively this way.
+CONTAINER_TESTS ?= tests
+test-container: image-test
 	$(DOCKER) run --rm --network host $(IMAGE)-test \
 		python -m pytest -n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS) $(CONTAINER_TESTS)
+
+## `make bench` in a stack's container, beside the host's: BENCH_ARGS as there.
+bench-container: image-test
+	$(DOCKER) run --rm --network host $(IMAGE)-test python bench/run.py $(BENCH_ARGS)
 
 ## The performance record: TFX's reference pipeline and kubetfx side by side, a
 ## million-row run with 1 and 2 Beam workers, Arrow baselines (about an hour).
