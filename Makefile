@@ -84,13 +84,16 @@ image-test: image
 ## the unit tests and the end-to-end files CONTAINER_TESTS names. CI runs the
 ## stack the host cannot install natively this way.
 CONTAINER_TESTS ?= tests
+# The CA bundle, where given, is the tests' too: the wheel's test installs from PyPI.
+CONTAINER_CA = $(if $(CA_BUNDLE),-v $(abspath $(CA_BUNDLE)):/run/secrets/ca:ro \
+	-e SSL_CERT_FILE=/run/secrets/ca -e PIP_CERT=/run/secrets/ca)
 test-container: image-test
-	$(DOCKER) run --rm --network host $(IMAGE)-test \
+	$(DOCKER) run --rm --network host $(CONTAINER_CA) $(IMAGE)-test \
 		python -m pytest -n $(TEST_WORKERS) --dist loadfile -p no:cacheprovider $(PYTEST_ARGS) $(CONTAINER_TESTS)
 
 ## `make bench` in a stack's container, beside the host's: BENCH_ARGS as there.
 bench-container: image-test
-	$(DOCKER) run --rm --network host $(IMAGE)-test python bench/run.py $(BENCH_ARGS)
+	$(DOCKER) run --rm --network host $(CONTAINER_CA) $(IMAGE)-test python bench/run.py $(BENCH_ARGS)
 
 ## The performance record: TFX's reference pipeline and kubetfx side by side, a
 ## million-row run with 1 and 2 Beam workers, Arrow baselines (about an hour).
