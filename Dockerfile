@@ -22,8 +22,8 @@ ARG STACK
 # versions, which the base decides, never ship.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && if [ "$STACK" = 1.16 ]; then extra=""; else extra="python3 python3-venv python3-dev"; fi \
- && apt-get install -y --no-install-recommends g++ $extra \
+ && if [ "$STACK" = 1.16 ]; then apt-get install -y --no-install-recommends g++; \
+    else apt-get install -y --no-install-recommends g++ python3 python3-venv python3-dev; fi \
  && rm -rf /var/lib/apt/lists/*
 ENV VIRTUAL_ENV=/opt/kubetfx PATH=/opt/kubetfx/bin:$PATH
 WORKDIR /src
@@ -105,7 +105,7 @@ CMD ["--help"]
 # editable install, so the tests import the code they test.
 FROM image AS test
 ARG STACK
-USER root
+USER 0:0
 WORKDIR /src
 # Chromium renders the run report in the browser tests.
 # hadolint ignore=DL3008
@@ -121,8 +121,9 @@ RUN --mount=type=secret,id=ca,required=false \
       -r tools.txt -c requirements.lock
 COPY . .
 RUN uv pip install --no-cache --no-deps --no-build-isolation --python /opt/kubetfx/bin/python -e . \
- && echo "$STACK" > /src/.stack
-ENV PYTHONDONTWRITEBYTECODE=1 KUBETFX_STACK=${STACK}
+ && chown -R 1000:1000 /src
+# The tests run as the tasks do, as user 1000 (the wheel's test builds in /src).
+USER 1000:1000
 ENTRYPOINT []
 CMD ["python", "-m", "pytest", "-m", "not e2e"]
 

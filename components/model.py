@@ -51,7 +51,7 @@ def leave_keras_to_run_as_written() -> None:
     """Stops AutoGraph rewriting tf-keras's own code each time a model is first traced.
 
     AutoGraph leaves the ``keras`` package alone but not ``tf_keras``, the
-    Keras 2 that TFX 1.16 trains with, so tracing a model's train step
+    Keras 2 that TFX trains with (1.16 and 1.21 alike), so tracing a model's train step
     transpiled about 1,500 of its functions: 15 s before the first step of
     every ``fit``, where the steps themselves take 2 ms. tf-keras, like
     ``keras``, is written to be traced as it is; code of the project's own
@@ -73,7 +73,7 @@ def require_keras_2() -> None:
     # by that name (MLflow's TensorFlow flavor does) renames the module.
     if not tf.keras.Model.__module__.startswith("tf_keras"):
         raise RuntimeError(
-            f"tf.keras is {tf.keras.Model.__module__} (Keras 3), but TFX 1.16 needs Keras 2: "
+            f"tf.keras is {tf.keras.Model.__module__} (Keras 3), but TFX needs Keras 2: "
             "set TF_USE_LEGACY_KERAS=1 before TensorFlow is imported and install tf-keras"
         )
 

@@ -6,7 +6,7 @@ package execute or compile that one definition.
 
 import os
 
-# Set before anything imports TensorFlow (TFX does, on import): TFX 1.16 needs
-# Keras 2, and TensorFlow's C++ start-up chatter is not for the terminal.
+# Set before anything imports TensorFlow (TFX does, on import): TFX (1.16, 1.21)
+# needs Keras 2, and TensorFlow's C++ start-up chatter is not for the terminal.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -21,6 +21,14 @@ LOCAL_KUSTOMIZATIONS = ["kubetfx", "flink", "serving", "mlflow"]
 CUSTOM_GROUPS = ("flink.apache.org/", "gateway.networking.k8s.io/")
 
 
+def image_beam_version() -> str:
+    """The Beam in the kubetfx image: the lock of the stack the Dockerfile builds by default."""
+    (stack,) = re.findall(r"^ARG STACK=(\S+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
+    lock = (ROOT / "stacks" / stack / "requirements-image.lock").read_text()
+    (version,) = set(re.findall(r"^apache-beam==(\S+)", lock, re.MULTILINE))
+    return version
+
+
 def _tool(name: str) -> str:
     path = SCAN_BIN / name if (SCAN_BIN / name).exists() else shutil.which(name)
     assert path, f"{name} is not installed; run `make venv` (scanners) or install kubectl"
@@ -282,8 +290,6 @@ def test_each_script_names_the_tools_it_lacks(script, tmp_path):
 
 def test_a_flink_package_and_the_flink_overlay_agree(rendered, tmp_path):
     """What `kubetfx compile --beam-runner flink` sends to, the overlay serves and mounts."""
-    import apache_beam
-
     from kubetfx.pipelines.definition.engine import FLINK_JOB_ENDPOINT, WORKER_POOL
     from kubetfx.pipelines.kfp import spec as contract
     from tests.conftest import run_kubetfx
@@ -318,9 +324,9 @@ def test_a_flink_package_and_the_flink_overlay_agree(rendered, tmp_path):
         assert mount["mountPath"] == work["mountPath"], container["name"]
         assert volume["persistentVolumeClaim"]["claimName"] == contract.BEAM_WORK_PVC
     assert "--artifacts-dir=/minio/.beam-artifacts" in job_server["args"]
-    # The job server's Beam is the tasks' Beam; its Flink is the session cluster's.
+    # The job server's Beam is the tasks' Beam, the image's; its Flink is the session cluster's.
     image = job_server["image"]
-    assert image.endswith(f":{apache_beam.__version__}"), image
+    assert image.endswith(f":{image_beam_version()}"), image
     flink_version = flink["spec"]["flinkVersion"].removeprefix("v").replace("_", ".")
     assert f"beam_flink{flink_version}_job_server" in image
     assert flink["spec"]["image"].startswith(f"flink:{flink_version}.")
