@@ -107,10 +107,12 @@ FROM image AS test
 ARG STACK
 USER 0:0
 WORKDIR /src
-# Chromium renders the run report in the browser tests.
+# Chromium renders the run report in the browser tests. The wheel's test installs
+# kubetfx as a user does, and on Python 3.13 pip builds pyfarmhash from source:
+# a C++ compiler and the Python headers, as the README says.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends chromium \
+ && apt-get install -y --no-install-recommends chromium g++ python3-dev \
  && rm -rf /var/lib/apt/lists/*
 COPY stacks/${STACK}/requirements.lock requirements.lock
 RUN --mount=type=secret,id=ca,required=false \
