@@ -19,6 +19,8 @@ shows it in use.
 
 import os
 
+from kubetfx import _exports
+
 # The one home of kubetfx's version: setup.py, the CLI's --version and the
 # default image tag read it.
 __version__ = "0.1.0"
@@ -54,16 +56,4 @@ _HOMES = {
     "load_project": "kubetfx.pipelines.project.loader",
 }
 
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        import importlib
-
-        value = getattr(importlib.import_module(_HOMES[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'kubetfx' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _exports.lazy(globals(), _HOMES)

@@ -13,6 +13,8 @@ may change between releases.
 
 import os
 
+from kubetfx import _exports
+
 # TFX's Keras code is written for Keras 2. TensorFlow 2.16 and later default to
 # Keras 3 unless this is set before tf.keras is first used, and the Trainer
 # then fails with "`inputs` not connected to `outputs`".
@@ -50,17 +52,4 @@ TUNER_FN = "kubetfx.components.tuning.tuner_fn"
 
 __all__ = sorted([*_HOMES, "PREPROCESSING_FN", "RUN_FN", "TUNER_FN"])
 
-
-def __getattr__(name: str):
-    if name in _HOMES:
-        import importlib
-
-        module = importlib.import_module(_HOMES[name])
-        value = getattr(module, _ALIASES.get(name, name))
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'kubetfx.components' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = _exports.lazy(globals(), _HOMES, _ALIASES)

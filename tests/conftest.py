@@ -4,6 +4,7 @@ import contextlib
 import csv
 import itertools
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,14 @@ TAXI = load_project()
 TAXI_SCHEMA = TAXI.project.schema_file
 TAXI_CSV = Path(resolve_package_path(TAXI.project.data)) / "data.csv"
 KUBETFX = str(Path(sys.executable).parent / "kubetfx")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def image_locked_version(stack: str, package: str) -> str:
+    """The version of ``package`` in ``stack``'s image lock (the same for all its Pythons)."""
+    lock = (ROOT / "stacks" / stack / "requirements-image.lock").read_text()
+    (version,) = set(re.findall(rf"^{package}==(\S+)", lock, re.MULTILINE))
+    return version
 
 
 def read_taxi_rows(limit: int) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from kubetfx.pipelines.kfp import spec as contract
 from kubetfx.pipelines.kfp.emulator import run as emulator
 from kubetfx.pipelines.kfp.emulator.object_store import object_path
 from kubetfx.pipelines.kfp.emulator.store import EmulatorStore
-from tests.conftest import TAXI_DATA_URI, taxi_header, write_csv
+from tests.conftest import TAXI_DATA_URI, image_locked_version, taxi_header, write_csv
 from tests.mlflow_server import mlflow_server
 
 IMAGE = os.environ.get("KUBETFX_IMAGE")
@@ -60,13 +60,6 @@ def _image_stack() -> str:
     return inspected.stdout.strip()
 
 
-def _locked(stack: str, package: str) -> str:
-    """The version of ``package`` the stack's image lock pins."""
-    lock = Path(__file__).resolve().parents[1] / "stacks" / stack / "requirements-image.lock"
-    (version,) = set(re.findall(rf"^{package}==(\S+)", lock.read_text(), re.MULTILINE))
-    return version
-
-
 def test_cli_version_without_network():
     result = _docker_run(IMAGE, "--version")
     assert result.returncode == 0, result.stderr
@@ -89,7 +82,7 @@ def test_the_stacks_tfx_keras_2_and_the_cpu_build_of_tensorflow():
     )
     result = _docker_run("--entrypoint", "python", IMAGE, "-c", code)
     assert result.returncode == 0, result.stderr
-    tensorflow = _locked(stack, "tensorflow")
+    tensorflow = image_locked_version(stack, "tensorflow")
     assert result.stdout.split() == [f"{stack}.0", tensorflow, "tf_keras", "True"]
 
 

@@ -23,10 +23,10 @@ CUSTOM_GROUPS = ("flink.apache.org/", "gateway.networking.k8s.io/")
 
 def image_beam_version() -> str:
     """The Beam in the kubetfx image: the lock of the stack the Dockerfile builds by default."""
+    from tests.conftest import image_locked_version
+
     (stack,) = re.findall(r"^ARG STACK=(\S+)$", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
-    lock = (ROOT / "stacks" / stack / "requirements-image.lock").read_text()
-    (version,) = set(re.findall(r"^apache-beam==(\S+)", lock, re.MULTILINE))
-    return version
+    return image_locked_version(stack, "apache-beam")
 
 
 def _tool(name: str) -> str:

@@ -277,7 +277,7 @@ def run_executions(store: RunStore, run_id: str) -> list[ExecutionRecord]:
             ExecutionRecord(
                 node_id=node_id,
                 execution_id=execution.id,
-                state=_STATE_NAMES.get(execution.last_known_state, "unknown"),
+                state=state_name(execution),
                 started_ms=execution.create_time_since_epoch,
                 updated_ms=execution.last_update_time_since_epoch,
                 outputs=outputs,
@@ -288,17 +288,25 @@ def run_executions(store: RunStore, run_id: str) -> list[ExecutionRecord]:
     return records
 
 
+def state_name(execution: metadata_store_pb2.Execution) -> str:
+    """The execution's state in lower case: complete, cached, failed, running, ..."""
+    return _STATE_NAMES.get(execution.last_known_state, "unknown")
+
+
+def tfx_node_id(store: metadata_store.MetadataStore, execution_id: int, node_type_id: int) -> str:
+    """The TFX node an execution ran: its ``node`` context, named ``<pipeline>.<node id>``."""
+    names = [
+        c.name for c in store.get_contexts_by_execution(execution_id) if c.type_id == node_type_id
+    ]
+    return names[0].rpartition(".")[2] if names else str(execution_id)
+
+
 def _tfx_node(store: RunStore):
-    """TFX: the node is the execution's ``node`` context, named ``<pipeline>.<node id>``."""
+    """TFX: the node is the execution's ``node`` context."""
     node_type_id = store.get_context_type("node").id
 
     def describe(store: RunStore, run_id: str, execution: metadata_store_pb2.Execution):
-        names = [
-            c.name
-            for c in store.get_contexts_by_execution(execution.id)
-            if c.type_id == node_type_id
-        ]
-        node_id = names[0].rpartition(".")[2] if names else str(execution.id)
+        node_id = tfx_node_id(store, execution.id, node_type_id)
         return node_id, _outputs(store, execution.id), ""  # one log per run, not per node
 
     return describe

@@ -26,8 +26,8 @@ from kubetfx.components import progress as data_progress
 
 # How often the store is read while the run goes on.
 POLL_SECONDS = 0.5
-# What each state of an execution means for its component (MLMD's Execution.State).
-OUTCOMES = {"COMPLETE": "ran", "CACHED": "cached", "FAILED": "failed", "CANCELED": "stopped"}
+# What each ending state of an execution (ML Metadata's) means for its component.
+OUTCOMES = {"complete": "ran", "cached": "cached", "failed": "failed", "canceled": "stopped"}
 
 
 @dataclasses.dataclass
@@ -162,7 +162,6 @@ class ProgressReporter(logging.Handler):
     def _read(self) -> list[tuple[int, str, str, int, int]]:
         """(execution id, node id, state, created ms, updated ms) of the run, in order."""
         from ml_metadata import errors as mlmd_errors
-        from ml_metadata.proto import metadata_store_pb2
 
         from kubetfx.pipelines.history import metadata
 
@@ -179,24 +178,17 @@ class ProgressReporter(logging.Handler):
             node_type = store.get_context_type("node").id
         except (mlmd_errors.StatusError, RuntimeError):
             return []  # no store or no run yet: the run has not registered a component
-        states = metadata_store_pb2.Execution.State
         found = []
         for execution in executions:
             known = self._by_execution.get(execution.id)
-            if known is not None:
-                node_id = known.node_id
-            else:
-                names = [
-                    c.name
-                    for c in store.get_contexts_by_execution(execution.id)
-                    if c.type_id == node_type
-                ]
-                node_id = names[0].rpartition(".")[2] if names else str(execution.id)
+            node_id = (
+                known.node_id if known else metadata.tfx_node_id(store, execution.id, node_type)
+            )
             found.append(
                 (
                     execution.id,
                     node_id,
-                    states.Name(execution.last_known_state),
+                    metadata.state_name(execution),
                     execution.create_time_since_epoch,
                     execution.last_update_time_since_epoch,
                 )
