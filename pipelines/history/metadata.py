@@ -187,21 +187,31 @@ def _belongs_to(
     return bool(run_executions & pipeline_executions)
 
 
-def cancel_unfinished(metadata_path: str, run_id: str) -> list[str]:
+def cancel_unfinished(
+    metadata_path: str, run_id: str, failed_since_ms: int | None = None
+) -> list[str]:
     """Marks a local run's executions that never finished as CANCELED; their node ids.
 
     For a run stopped by a signal: ML Metadata would show them running for
-    ever, and TFX's cache never reuses a cancelled execution.
+    ever, and TFX's cache never reuses a cancelled execution. With
+    ``failed_since_ms`` (when the signal came, in ML Metadata's milliseconds),
+    executions that failed since then count as stopped too: the signal's
+    exception, raised inside TFX, is what failed them.
     """
     store = connect(metadata_path, read_only=False)
     run = store.get_context_by_type_and_name("pipeline_run", run_id)
     if run is None:
         return []
+    stopped = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
     unfinished = [
         execution
         for execution in store.get_executions_by_context(run.id)
-        if execution.last_known_state
-        in (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
+        if execution.last_known_state in stopped
+        or (
+            failed_since_ms is not None
+            and execution.last_known_state == metadata_store_pb2.Execution.FAILED
+            and execution.last_update_time_since_epoch >= failed_since_ms
+        )
     ]
     for execution in unfinished:
         execution.last_known_state = metadata_store_pb2.Execution.CANCELED

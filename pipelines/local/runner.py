@@ -168,20 +168,25 @@ def run(
         try:
             with reporter:
                 LocalDagRunner().run_with_ir(pipeline)
-        except (KeyboardInterrupt, _Terminated) as stop:
+        except BaseException as error:  # noqa: BLE001 - a signal may surface as any error
             stop_signals.taken = True
-            signal_number = getattr(stop, "signal_number", signal.SIGINT)
-            logging.warning("Interrupted by signal %d.", signal_number)
-            component = reporter.fail_current("stopped") or "the pipeline"
-            metadata.cancel_unfinished(settings.metadata_path, run_id)
-            raise RunInterrupted(
-                f"interrupted during {component}; re-run to resume: completed components "
-                f"come from the cache (log: {log_path})",
-                signal_number,
-            ) from None
-        except Exception as error:  # noqa: BLE001 - every failure is reported below
-            logging.exception("The pipeline failed.")
-            failure = (error, reporter.fail_current() or "the pipeline")
+            signal_number = stop_signals.stopped_by(error)
+            if signal_number is None:
+                if not isinstance(error, Exception):
+                    raise
+                logging.exception("The pipeline failed.")
+                failure = (error, reporter.fail_current() or "the pipeline")
+            else:
+                logging.warning("Interrupted by signal %d.", signal_number, exc_info=True)
+                metadata.cancel_unfinished(
+                    settings.metadata_path, run_id, failed_since_ms=stop_signals.received_ms
+                )
+                component = reporter.fail_current("stopped") or "the pipeline"
+                raise RunInterrupted(
+                    f"interrupted during {component}; re-run to resume: completed components "
+                    f"come from the cache (log: {log_path})",
+                    signal_number,
+                ) from None
         finally:
             stop_signals.taken = True
             for number, handler in previous_handlers.items():
@@ -238,6 +243,7 @@ class _StopSignals:
 
     def __init__(self):
         self.signal_number: int | None = None
+        self.received_ms: int | None = None  # when the first signal came, as ML Metadata counts
         self.taken = False
 
     def handle(self, signal_number, frame) -> None:
@@ -245,8 +251,24 @@ class _StopSignals:
             return
         if self.signal_number is None:
             self.signal_number = signal_number
+            self.received_ms = int(time.time() * 1000)
             threading.Thread(target=self._insist, daemon=True).start()
         raise _Terminated(self.signal_number)
+
+    def stopped_by(self, error: BaseException) -> int | None:
+        """The signal that ended the run with ``error``; None if it ended on its own.
+
+        Once a signal has come, whatever the run raises is its doing: raised
+        inside a C extension, the signal's exception can come out as another
+        (a ``SystemError`` from CPython, an error TFX wraps it in).
+        """
+        if self.signal_number is not None:
+            return self.signal_number
+        if isinstance(error, _Terminated):
+            return error.signal_number
+        if isinstance(error, KeyboardInterrupt):
+            return signal.SIGINT
+        return None
 
     def _insist(self) -> None:
         while True:
