@@ -73,6 +73,12 @@ setup(
         f"tf-keras>=2.21,<2.22; {TFX_1_21}",
         # TensorFlow 2.21 no longer brings TensorBoard; the Trainer's callback writes for it.
         f"tensorboard>=2.20; {TFX_1_21}",
+        # Decision forests: YDF trains them; TensorFlow runs them with inference ops from
+        # TensorFlow Decision Forests up to TF 2.17, from ydf-tf (matching TF) after.
+        f"ydf>=0.9,<0.10; {TFX_1_16}",
+        f"tensorflow-decision-forests>=1.9,<1.10; {TFX_1_16}",
+        f"ydf>=0.16,<0.17; {TFX_1_21}",
+        f"ydf-tf>=2.21,<2.22; {TFX_1_21}",
         # What kubetfx imports itself, at the versions its TFX allows.
         "tensorflow",
         "tensorflow-transform",

@@ -47,7 +47,7 @@ NODE_ID = "Predictions"
 
 
 class BulkInferrerExecutor(bulk_inferrer.Executor):
-    """TFX's BulkInferrer, refusing a model that is not there."""
+    """TFX's BulkInferrer, refusing a model that is not there; a forest's ops registered."""
 
     def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
         model = artifact_utils.get_single_instance(input_dict["model"])
@@ -57,6 +57,9 @@ class BulkInferrerExecutor(bulk_inferrer.Executor):
                 f"no model is pushed to {source} yet: run the training pipeline first, or "
                 "give this run the serving_dir it pushes to"
             )
+        from kubetfx.components import forests
+
+        forests.load_ops_for(model_dir(model))
         super().Do(input_dict, output_dict, exec_properties)
 
 

@@ -1,24 +1,22 @@
-"""The generic Keras model, built from a project and trained by the Trainer's ``run_fn``.
+"""The Trainer's ``run_fn``: trains the project's algorithm and writes the SavedModel.
 
-Wide and deep: the deep part is a stack of dense layers over the standardized
-numbers (over the one-hot categories when a project has no numbers), the wide
-part sees every categorical input one-hot encoded, and the head follows the
-task: a sigmoid for binary, a softmax for multiclass, a linear output in the
-label's own units for regression.
-
-The SavedModel has two signatures:
+The algorithm is the project's ``model.algorithm``: a Keras network
+(components/networks.py) trained for ``train_steps`` batches, or a decision
+forest (components/forests.py) trained by YDF on the whole train split. Every
+algorithm's SavedModel has the same two signatures:
 - ``serving_default``: serialized ``tf.Example``s of raw features in,
   ``outputs`` out (the positive class's probability, each class's
   probability, or the predicted value); what the Pusher ships.
 - ``transform_features``: raw examples in, transformed features (label
   included) out; what the Evaluator uses to compute the label.
-It also carries ``assets.extra/kubetfx_label.json``: the task and the class
-names, for whoever reads the model's outputs, and the distribution of its
-predictions on the eval split (components/predictions.py).
+It also carries ``assets.extra/kubetfx_label.json``: the task, the class names
+and the algorithm, for whoever reads the model's outputs, and the distribution
+of its predictions on the eval split (components/predictions.py).
 """
 
 import json
 import os
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -31,9 +29,11 @@ from tfx_bsl.tfxio import dataset_options
 from kubetfx.components import predictions
 from kubetfx.components.preprocessing import vocabulary_name
 from kubetfx.components.project import (
-    ModelSettings,
+    Algorithm,
+    Forest,
     Preparation,
     label_weight_name,
+    model_settings,
     transformed_name,
 )
 
@@ -83,18 +83,23 @@ def hidden_units_text(units: list[int]) -> str:
 
 
 def with_hyperparameters(
-    values: dict[str, Any], settings: ModelSettings, train_steps: int
-) -> tuple[ModelSettings, int]:
-    """``(model settings, train steps)`` with tuned ``values`` in place of the project's."""
+    values: dict[str, Any], settings: Algorithm, train_steps: int
+) -> tuple[Algorithm, int]:
+    """``(model settings, train steps)`` with tuned ``values`` in place of the project's.
+
+    Values of settings the algorithm does not have (a network's, tuned before
+    the project chose a forest) are left out.
+    """
+    fields = type(settings).model_fields
     updates: dict[str, Any] = {}
-    if LEARNING_RATE in values:
+    if LEARNING_RATE in values and LEARNING_RATE in fields:
         updates["learning_rate"] = float(values[LEARNING_RATE])
-    if DROPOUT in values:
+    if DROPOUT in values and DROPOUT in fields:
         updates["dropout"] = float(values[DROPOUT])
-    if HIDDEN_UNITS in values:
+    if HIDDEN_UNITS in values and HIDDEN_UNITS in fields:
         updates["hidden_units"] = [int(u) for u in str(values[HIDDEN_UNITS]).split(",")]
     steps = int(values.get(TRAIN_STEPS, train_steps))
-    return ModelSettings.model_validate({**settings.model_dump(), **updates}), steps
+    return model_settings({**settings.model_dump(), **updates}), steps
 
 
 def input_fn(
@@ -154,65 +159,6 @@ def category_sizes(
     return sizes
 
 
-def build_keras_model(
-    preparation: Preparation,
-    settings: ModelSettings,
-    sizes: dict[str, int],
-    label_scale: tuple[float, float] = (0.0, 1.0),
-) -> tf.keras.Model:
-    """A compiled wide-and-deep model over the transformed features.
-
-    ``sizes`` is ``category_sizes``; ``label_scale`` is the mean and spread of a
-    regression label, which the output is scaled back to.
-    """
-    numeric = {
-        transformed_name(column): tf.keras.layers.Input(
-            name=transformed_name(column), shape=(1,), dtype=tf.float32
-        )
-        for column, feature in preparation.features.items()
-        if feature.transform == "standardize"
-    }
-    categorical = {
-        name: tf.keras.layers.Input(name=name, shape=(1,), dtype=tf.int64) for name in sizes
-    }
-    one_hot = [
-        tf.keras.layers.CategoryEncoding(num_tokens=sizes[name], output_mode="one_hot")(value)
-        for name, value in categorical.items()
-    ]
-    deep = _concatenate(list(numeric.values()) or one_hot)
-    for units in settings.hidden_units:
-        deep = tf.keras.layers.Dense(units, activation="relu")(deep)
-        if settings.dropout > 0:
-            deep = tf.keras.layers.Dropout(settings.dropout)(deep)
-    last = _concatenate([deep, *one_hot])
-
-    label = preparation.label
-    if label.task == "binary":
-        output = tf.keras.layers.Dense(1, activation="sigmoid")(last)
-        loss, metrics = "binary_crossentropy", [tf.keras.metrics.BinaryAccuracy()]
-    elif label.task == "multiclass":
-        output = tf.keras.layers.Dense(len(label.classes or []), activation="softmax")(last)
-        loss = "sparse_categorical_crossentropy"
-        metrics = [tf.keras.metrics.SparseCategoricalAccuracy()]
-    else:
-        mean, spread = label_scale
-        output = tf.keras.layers.Rescaling(scale=spread, offset=mean)(
-            tf.keras.layers.Dense(1)(last)
-        )
-        loss, metrics = "mean_squared_error", [tf.keras.metrics.RootMeanSquaredError()]
-    model = tf.keras.Model(inputs={**numeric, **categorical}, outputs=output)
-    model.compile(
-        loss=loss,
-        optimizer=tf.keras.optimizers.Adam(learning_rate=settings.learning_rate),
-        weighted_metrics=metrics,  # rows of weight 0 (no label) count in neither
-    )
-    return model
-
-
-def _concatenate(tensors: list[tf.Tensor]) -> tf.Tensor:
-    return tensors[0] if len(tensors) == 1 else tf.keras.layers.concatenate(tensors)
-
-
 def label_scale(
     dataset: tf.data.Dataset, batches: int = LABEL_SCALE_BATCHES
 ) -> tuple[float, float]:
@@ -263,10 +209,15 @@ def _transform_features_signature(model, tf_transform_output):
     return transform_features_fn
 
 
-def label_info(preparation: Preparation) -> dict[str, Any]:
-    """What a reader of the model's outputs needs: the task and the class names."""
+def label_info(preparation: Preparation, settings: Algorithm) -> dict[str, Any]:
+    """What a reader of the model's outputs needs: the task, the class names, the algorithm."""
     label = preparation.label
-    return {"task": label.task, "label": label.column, "class_names": label.class_names()}
+    return {
+        "task": label.task,
+        "label": label.column,
+        "class_names": label.class_names(),
+        "algorithm": settings.algorithm,
+    }
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -281,20 +232,59 @@ def run_fn(fn_args: FnArgs) -> None:
     # The Tuner's best values, when the Trainer is given them, replace the project's.
     tuned = (fn_args.hyperparameters or {}).get("values", {})
     settings, train_steps = with_hyperparameters(
-        tuned, ModelSettings.model_validate(config.get("model", {})), fn_args.train_steps
+        tuned, model_settings(config.get("model")), fn_args.train_steps
     )
     batch_size = int(config.get("batch_size", DEFAULT_BATCH_SIZE))
     logging.info(
-        "Training %s for %d steps%s.",
+        "Training %s%s%s.",
         settings.model_dump(),
-        train_steps,
+        "" if isinstance(settings, Forest) else f" for {train_steps} steps",
         f" with the tuned values {tuned}" if tuned else "",
     )
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     label_column = preparation.label.column
 
-    def dataset(files: list[str]) -> tf.data.Dataset:
-        return input_fn(files, fn_args.data_accessor, tf_transform_output, batch_size, label_column)
+    def dataset(files: list[str], repeat: bool = True, size: int = batch_size) -> tf.data.Dataset:
+        return input_fn(
+            files, fn_args.data_accessor, tf_transform_output, size, label_column, repeat
+        )
+
+    with tempfile.TemporaryDirectory() as scratch:
+        if isinstance(settings, Forest):
+            from kubetfx.components import forests
+
+            train_split = dataset(fn_args.train_files, repeat=False, size=forests.READ_BATCH)
+            model = forests.train(preparation, settings, train_split, scratch)
+        else:
+            model = _fit_network(
+                preparation, settings, train_steps, dataset, tf_transform_output, fn_args
+            )
+        signatures = {
+            "serving_default": _serving_signature(model, tf_transform_output, preparation),
+            "transform_features": _transform_features_signature(model, tf_transform_output),
+        }
+        # A forest's files (in ``scratch``) become the SavedModel's assets here.
+        tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+    info = label_info(preparation, settings)
+    path = os.path.join(fn_args.serving_model_dir, predictions.LABEL_INFO_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(info, f)
+    label = predictions.Label(info["task"], info["label"], tuple(info["class_names"]))
+    # One pass over the eval split, at most eval_steps batches.
+    eval_once = dataset(fn_args.eval_files, repeat=False)
+    eval_predictions = predict_batches(model, eval_once, fn_args.eval_steps)
+    predictions.write_reference(
+        fn_args.serving_model_dir,
+        predictions.reference_distribution(
+            label, [label.describe(outputs)[0] for outputs in eval_predictions]
+        ),
+    )
+
+
+def _fit_network(preparation, settings, train_steps, dataset, tf_transform_output, fn_args):
+    """A Keras network (components/networks.py), trained for ``train_steps`` batches."""
+    from kubetfx.components.networks import build_keras_model
 
     train_dataset = dataset(fn_args.train_files)
     scale = (0.0, 1.0)
@@ -311,33 +301,7 @@ def run_fn(fn_args: FnArgs) -> None:
         callbacks=[tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)],
         verbose=2,
     )
-    signatures = {
-        "serving_default": _serving_signature(model, tf_transform_output, preparation),
-        "transform_features": _transform_features_signature(model, tf_transform_output),
-    }
-    tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
-    info = label_info(preparation)
-    path = os.path.join(fn_args.serving_model_dir, predictions.LABEL_INFO_FILE)
-    tf.io.gfile.makedirs(os.path.dirname(path))
-    with tf.io.gfile.GFile(path, "w") as f:
-        json.dump(info, f)
-    label = predictions.Label(info["task"], info["label"], tuple(info["class_names"]))
-    # One pass over the eval split, at most eval_steps batches.
-    eval_once = input_fn(
-        fn_args.eval_files,
-        fn_args.data_accessor,
-        tf_transform_output,
-        batch_size,
-        label_column,
-        repeat=False,
-    )
-    eval_predictions = predict_batches(model, eval_once, fn_args.eval_steps)
-    predictions.write_reference(
-        fn_args.serving_model_dir,
-        predictions.reference_distribution(
-            label, [label.describe(outputs)[0] for outputs in eval_predictions]
-        ),
-    )
+    return model
 
 
 def predict_batches(model, dataset: tf.data.Dataset, steps: int) -> np.ndarray:

@@ -13,7 +13,7 @@ the path of the setting at fault, so that the file's reader can name its line.
 
 import hashlib
 import re
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,7 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
@@ -231,10 +232,93 @@ Dropout = Annotated[float, Field(ge=0.0, lt=1.0)]
 TrainSteps = Annotated[int, Field(ge=1, le=10_000_000)]
 
 
-class ModelSettings(_Settings):
+# -- the model: an algorithm and its own settings ---------------------------------
+
+
+class Network(_Settings):
+    """A Keras model, trained for ``training.train_steps`` batches."""
+
+
+class Forest(_Settings):
+    """A decision forest, trained by YDF on the whole train split."""
+
+
+class Linear(Network):
+    """One weighted sum of the standardized numbers and the one-hot categories."""
+
+    algorithm: Literal["linear"]
+    learning_rate: LearningRate = 0.001
+
+
+class Dnn(Network):
+    """Dense layers over the standardized numbers and the one-hot categories."""
+
+    algorithm: Literal["dnn"]
     hidden_units: HiddenUnits = [100, 70, 50, 25]
     learning_rate: LearningRate = 0.001
     dropout: Dropout = 0.0  # the share of each hidden layer's outputs dropped in training
+
+
+class WideAndDeep(Network):
+    """Dense layers over the standardized numbers, beside a linear part over the categories."""
+
+    algorithm: Literal["wide_and_deep"]
+    hidden_units: HiddenUnits = [100, 70, 50, 25]
+    learning_rate: LearningRate = 0.001
+    dropout: Dropout = 0.0
+
+
+NumTrees = Annotated[int, Field(ge=1, le=10_000)]
+MaxDepth = Annotated[int, Field(ge=1, le=64)]
+MinExamples = Annotated[int, Field(ge=1, le=1_000_000)]  # the fewest training rows in a leaf
+Shrinkage = Annotated[float, Field(gt=0.0, le=1.0)]  # each new tree's weight
+
+
+class GradientBoostedTrees(Forest):
+    """Trees grown one after another, each fitting what the ones before it got wrong."""
+
+    algorithm: Literal["gradient_boosted_trees"]
+    num_trees: NumTrees = 300
+    max_depth: MaxDepth = 6
+    shrinkage: Shrinkage = 0.1
+    min_examples: MinExamples = 5
+
+
+class RandomForest(Forest):
+    """Deep trees grown apart on samples of the rows, their answers averaged."""
+
+    algorithm: Literal["random_forest"]
+    num_trees: NumTrees = 300
+    max_depth: MaxDepth = 16
+    min_examples: MinExamples = 5
+
+
+def _algorithm_shorthand(value: Any) -> Any:
+    """``model: linear`` is ``model: {algorithm: linear}``; no algorithm is the default's."""
+    if isinstance(value, str):
+        return {"algorithm": value}
+    if isinstance(value, dict) and "algorithm" not in value:
+        return {"algorithm": DEFAULT_ALGORITHM, **value}
+    return value
+
+
+Algorithm = Linear | Dnn | WideAndDeep | GradientBoostedTrees | RandomForest
+# Each algorithm's settings by its name in the file.
+ALGORITHMS: dict[str, type[Algorithm]] = {
+    get_args(cls.model_fields["algorithm"].annotation)[0]: cls for cls in get_args(Algorithm)
+}
+NETWORK_ALGORITHMS = tuple(name for name, cls in ALGORITHMS.items() if issubclass(cls, Network))
+FOREST_ALGORITHMS = tuple(name for name, cls in ALGORITHMS.items() if issubclass(cls, Forest))
+DEFAULT_ALGORITHM = "wide_and_deep"  # what a project file without ``model.algorithm`` trains
+ModelSettings = Annotated[
+    Algorithm, Field(discriminator="algorithm"), BeforeValidator(_algorithm_shorthand)
+]
+_MODEL_SETTINGS = TypeAdapter(ModelSettings)
+
+
+def model_settings(value: Any = None) -> Algorithm:
+    """A model's settings from their mapping (as ``custom_config["model"]`` holds them)."""
+    return _MODEL_SETTINGS.validate_python({} if value is None else value)
 
 
 class Training(_Settings):
@@ -377,7 +461,7 @@ class Project(Preparation):
     data: str = Field(min_length=1)  # a folder of CSV files, or package://<package>/<path>
     schema_file: str = Field(alias="schema", min_length=1)
     ignore: list[str] = []
-    model: ModelSettings = ModelSettings()
+    model: ModelSettings = Field(default_factory=model_settings)
     training: Training = Training()
     evaluation: Evaluation
     code: Code = Code()
@@ -417,6 +501,21 @@ class Project(Preparation):
                 f"{gate.metric} is never negative; the threshold is {gate.threshold}",
             )
         return self
+
+    def untunable(self) -> str | None:
+        """Why the tuning section cannot search this project's algorithm, or None."""
+        if self.tuning is None:
+            return None
+        algorithm = type(self.model)
+        for name in self.tuning.searched:
+            if name not in algorithm.model_fields and not (
+                name == "train_steps" and issubclass(algorithm, Network)
+            ):
+                return (
+                    f"{self.model.algorithm} has no {name} to search; the tuning section "
+                    "searches the networks' settings (linear, dnn, wide_and_deep)"
+                )
+        return None
 
     @property
     def gate_metric(self) -> Metric:

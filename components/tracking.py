@@ -89,19 +89,22 @@ def file_digest(path: str) -> str:
 
 
 def trained_values(settings: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
-    """The model settings and train steps the Trainer trained with: the tuned over the project's."""
+    """The algorithm, its settings and (a network's) train steps the Trainer trained with.
+
+    The tuned values take the place of the project's.
+    """
     from kubetfx.components.model import hidden_units_text, with_hyperparameters
-    from kubetfx.components.project import ModelSettings
+    from kubetfx.components.project import Network, model_settings
 
     model, steps = with_hyperparameters(
-        tuned, ModelSettings.model_validate(settings["model"]), int(settings["train_steps"])
+        tuned, model_settings(settings["model"]), int(settings["train_steps"])
     )
-    return {
-        "train_steps": steps,
-        "learning_rate": model.learning_rate,
-        "hidden_units": hidden_units_text(model.hidden_units),
-        "dropout": model.dropout,
-    }
+    values: dict[str, Any] = model.model_dump()
+    if "hidden_units" in values:
+        values["hidden_units"] = hidden_units_text(values["hidden_units"])
+    if isinstance(model, Network):
+        values["train_steps"] = steps
+    return values
 
 
 def collect(input_dict: dict[str, list[types.Artifact]], settings: dict[str, Any]) -> dict:

@@ -33,12 +33,13 @@ from kubetfx.components.model import (
     hidden_units_text,
     with_hyperparameters,
 )
+from kubetfx.components.networks import build_keras_model
 from kubetfx.components.project import (
     TASK_METRICS,
-    ModelSettings,
     Preparation,
     Range,
     Tuning,
+    model_settings,
 )
 
 
@@ -98,7 +99,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     model_lib.require_keras_2()
     config = fn_args.custom_config or {}
     preparation = Preparation.model_validate(config["preparation"])
-    settings = ModelSettings.model_validate(config.get("model", {}))
+    settings = model_settings(config.get("model"))
     tuning = Tuning.model_validate(config["tuning"])
     batch_size = int(config.get("batch_size", model_lib.DEFAULT_BATCH_SIZE))
     import tensorflow_transform as tft
@@ -116,7 +117,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
 
     def build(values: dict[str, Any]) -> tuple[tf.keras.Model, int]:
         trial_settings, steps = with_hyperparameters(values, settings, fn_args.train_steps)
-        return model_lib.build_keras_model(preparation, trial_settings, sizes, scale), steps
+        return build_keras_model(preparation, trial_settings, sizes, scale), steps
 
     oracle = keras_tuner.oracles.RandomSearchOracle(
         objective=objective(tuning, preparation.label.task),

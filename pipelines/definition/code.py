@@ -24,8 +24,24 @@ TUNER_FN = components.TUNER_FN
 # The component modules each generic function is made of.
 GENERIC_MODULES = {
     GENERIC_PREPROCESSING_FN: ("project.py", "preprocessing.py"),
-    GENERIC_RUN_FN: ("project.py", "preprocessing.py", "model.py", "predictions.py"),
-    TUNER_FN: ("project.py", "preprocessing.py", "model.py", "predictions.py", "tuning.py"),
+    GENERIC_RUN_FN: (
+        "project.py",
+        "preprocessing.py",
+        "model_inputs.py",
+        "model.py",
+        "networks.py",
+        "forests.py",
+        "predictions.py",
+    ),
+    TUNER_FN: (
+        "project.py",
+        "preprocessing.py",
+        "model_inputs.py",
+        "model.py",
+        "networks.py",
+        "predictions.py",
+        "tuning.py",
+    ),
 }
 
 

@@ -178,6 +178,7 @@ def create_components(
         model=trainer.outputs["model"],
         baseline_model=pushed_model.outputs["model"],
         eval_config=eval_config.make_eval_config(project),
+        module_path=evaluator.MODULE_PATH,  # loads decision forests in the Beam workers
     )
     model_evaluator.executor_spec = executor_spec.BeamExecutorSpec(evaluator.Executor)
 

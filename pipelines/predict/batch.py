@@ -35,6 +35,7 @@ import tensorflow as tf
 from kubetfx.components import baseline
 from kubetfx.components.batch_predictions import count_predictions, csv_line, read_counts
 from kubetfx.components.errors import TaskError
+from kubetfx.components.forests import is_forest, load_ops
 from kubetfx.components.predictions import (
     PREDICTION,
     PROBABILITY,
@@ -243,7 +244,9 @@ class _Job:
                 | "ReadRecords" >> beam.ParDo(_ReadCsvRecordsFromTextFile())  # noqa: SLF001
                 | "Spread" >> beam.Reshuffle()
                 | "ToExamples"
-                >> beam.ParDo(_ToKeyedExample(self.header, self.keys, self.types))
+                >> beam.ParDo(
+                    _ToKeyedExample(self.header, self.keys, self.types, is_forest(self.model_dir))
+                )
                 # A keyed Example for RunInference (by default Beam would code it as a proto).
                 .with_output_types(tuple[tuple, tf.train.Example])
                 | "Score" >> RunInference(spec)
@@ -290,8 +293,15 @@ def _record(row: tuple, names: list[str]) -> dict:
 class _ToKeyedExample(beam.DoFn):
     """A CSV record to ``(key values, tf.Example)``."""
 
-    def __init__(self, header: list[str], keys: list[str], types: dict[str, int]):
+    def __init__(self, header: list[str], keys: list[str], types: dict[str, int], forest: bool):
         self._header, self._keys, self._types = header, keys, types
+        self._forest = forest
+
+    def setup(self) -> None:
+        # RunInference loads the model in this step's worker, which may be a process
+        # of its own: a forest's inference ops must be registered there first.
+        if self._forest:
+            load_ops()
 
     def process(self, record: str):
         cells = next(csv.reader(io.StringIO(record)), [])

@@ -21,9 +21,10 @@ from typing import Any
 
 from kubetfx.components.project import (
     ACCURACY_METRICS,
+    ALGORITHMS,
     TASKS,
-    ModelSettings,
     Training,
+    model_settings,
 )
 from kubetfx.components.statistics import missing_share
 from kubetfx.pipelines import preflight
@@ -342,7 +343,7 @@ def render(
     slices: list[str],
 ) -> str:
     """The text of the drafted ``kubetfx.yaml``."""
-    model, training = ModelSettings(), Training()
+    model, training = model_settings(), Training()
     used = {column: guess for column, guess in features.items() if guess.spec is not None}
     ignored = {column: guess for column, guess in features.items() if guess.spec is None}
     lines = [
@@ -375,6 +376,8 @@ def render(
     lines += [
         "",
         "model:",
+        f"  algorithm: {model.algorithm}  # or "
+        + ", ".join(a for a in ALGORITHMS if a != model.algorithm),
         f"  hidden_units: {_flow(model.hidden_units)}",
         f"  learning_rate: {model.learning_rate}",
         "",

@@ -375,6 +375,12 @@ def _first_error(error: ValidationError, lines: dict[Loc, int]) -> tuple[Loc, st
     loc, kind = first["loc"], first["type"]
     place = _yaml_loc(loc, lines)
     if kind == "extra_forbidden":
+        if len(loc) >= 2 and loc[-2] in model.ALGORITHMS:
+            owners = [a for a, cls in model.ALGORITHMS.items() if loc[-1] in cls.model_fields]
+            if owners:
+                return loc, f"{loc[-2]} has no {loc[-1]}; that is a setting of " + " and ".join(
+                    owners
+                )
         close = difflib.get_close_matches(str(loc[-1]), _fields(), n=1)
         return loc, "unknown setting" + (f"; did you mean {close[0]}?" if close else "")
     if kind == "missing":

@@ -5,10 +5,11 @@ import pytest
 import tensorflow as tf
 
 from kubetfx.components import model, predictions
-from kubetfx.components.project import ModelSettings, Preparation, transformed_name
+from kubetfx.components.networks import build_keras_model
+from kubetfx.components.project import Preparation, model_settings
 from tests.conftest import TAXI
 
-SMALL = ModelSettings(hidden_units=[16, 8], learning_rate=0.01)
+SMALL = model_settings({"hidden_units": [16, 8], "learning_rate": 0.01})
 
 
 def _preparation(task: str, **label) -> Preparation:
@@ -50,70 +51,6 @@ def test_autograph_leaves_tf_keras_code_as_written_and_converts_the_projects():
     assert rules.count("DoNotConvert rule for tf_keras") == 1
 
 
-def test_the_taxi_model_reads_every_transformed_feature():
-    preparation = TAXI.project.preparation()
-    built = model.build_keras_model(
-        preparation, TAXI.project.model, model.category_sizes(preparation)
-    )
-    assert set(built.input_names) == {transformed_name(c) for c in preparation.features}
-    assert built.output_shape == (None, 1)
-
-
-def test_binary_predicts_probabilities_and_learns_a_simple_rule():
-    rng = np.random.default_rng(0)
-    batch = _batch(512, rng)
-    labels = (batch["size_xf"] > 0).astype("float32")
-    preparation = _preparation("binary", positive=1)
-    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
-    before = built.evaluate(batch, labels, verbose=0)[0]
-    built.fit(batch, labels, epochs=30, batch_size=64, verbose=0)
-    loss, accuracy = built.evaluate(batch, labels, verbose=0)
-    predictions = built.predict(batch, verbose=0)
-    assert predictions.shape == (512, 1)
-    assert ((predictions >= 0) & (predictions <= 1)).all()
-    assert loss < before
-    assert accuracy > 0.9
-
-
-def test_multiclass_has_a_probability_per_class():
-    rng = np.random.default_rng(1)
-    batch = _batch(600, rng)
-    labels = (batch["size_xf"][:, 0] > 0).astype("int64") + (batch["weight_xf"][:, 0] > 0)
-    preparation = _preparation("multiclass", classes=["low", "mid", "high"])
-    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
-    built.fit(batch, labels, epochs=30, batch_size=64, verbose=0)
-    predictions = built.predict(batch, verbose=0)
-    assert predictions.shape == (600, 3)
-    assert np.allclose(predictions.sum(axis=1), 1.0, atol=1e-5)
-    assert built.evaluate(batch, labels, verbose=0)[1] > 0.85
-
-
-def test_regression_answers_in_the_label_units():
-    rng = np.random.default_rng(2)
-    batch = _batch(512, rng)
-    labels = 150.0 + 40.0 * batch["size_xf"][:, 0]  # far from zero mean, unit spread
-    preparation = _preparation("regression")
-    built = model.build_keras_model(
-        preparation, SMALL, model.category_sizes(preparation), label_scale=(150.0, 40.0)
-    )
-    built.fit(batch, labels, epochs=40, batch_size=64, verbose=0)
-    _, rmse = built.evaluate(batch, labels, verbose=0)
-    assert rmse < 10.0  # against a spread of 40
-    assert built.predict(batch, verbose=0).mean() == pytest.approx(150.0, abs=10.0)
-
-
-def test_a_project_without_numbers_still_has_a_deep_part():
-    preparation = Preparation.model_validate(
-        {
-            "label": {"column": "y", "task": "binary", "positive": "yes"},
-            "features": {"colour": "vocabulary", "kind": {"transform": "identity", "size": 3}},
-        }
-    )
-    built = model.build_keras_model(preparation, SMALL, {"colour_xf": 12, "kind_xf": 4})
-    dense = [layer for layer in built.layers if isinstance(layer, tf.keras.layers.Dense)]
-    assert [layer.units for layer in dense] == [16, 8, 1]
-
-
 def test_the_label_scale_is_read_from_the_rows_that_have_a_label():
     labels = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 0.0])
     weights = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0])  # the last row has no label
@@ -125,33 +62,23 @@ def test_the_label_scale_is_read_from_the_rows_that_have_a_label():
     assert model.label_scale(constant.batch(2)) == (3.0, 1.0)
 
 
-def test_rows_of_weight_zero_do_not_train_the_model():
-    rng = np.random.default_rng(3)
-    batch = _batch(256, rng)
-    labels = (batch["size_xf"][:, 0] > 0).astype("int64")
-    weights = np.ones(256)
-    wrong = labels.copy()
-    wrong[:128] = 2 - 2 * labels[:128]  # half the rows carry a wrong class, weighted 0
-    weights[:128] = 0.0
-    preparation = _preparation("multiclass", classes=["a", "b", "c"])
-    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
-    built.fit(batch, wrong, sample_weight=weights, epochs=40, batch_size=64, verbose=0)
-    predicted = built.predict(batch, verbose=0).argmax(axis=1)
-    assert (predicted[:128] == labels[:128]).mean() > 0.85  # learnt from the weighted half
-
-
 def test_the_label_info_names_the_classes(tmp_path):
-    info = model.label_info(_preparation("multiclass", classes=["low", "mid", "high"]))
-    assert info == {"task": "multiclass", "label": "y", "class_names": ["low", "mid", "high"]}
+    info = model.label_info(_preparation("multiclass", classes=["low", "mid", "high"]), SMALL)
+    assert info == {
+        "task": "multiclass",
+        "label": "y",
+        "class_names": ["low", "mid", "high"],
+        "algorithm": "wide_and_deep",
+    }
     assert predictions.read_label_info(str(tmp_path)) is None
-    taxi = model.label_info(TAXI.project.preparation())["class_names"]
+    taxi = model.label_info(TAXI.project.preparation(), SMALL)["class_names"]
     assert taxi == ["not (tips > 0.2 × fare)", "tips > 0.2 × fare"]
 
 
 def test_eval_predictions_leave_out_the_rows_without_a_label():
     rng = np.random.default_rng(3)
     preparation = _preparation("multiclass", classes=["a", "b", "c"])
-    built = model.build_keras_model(preparation, SMALL, model.category_sizes(preparation))
+    built = build_keras_model(preparation, SMALL, model.category_sizes(preparation))
     batch = _batch(8, rng)
     weight = np.array([[1.0]] * 5 + [[0.0]] * 3, dtype="float32")
     dataset = tf.data.Dataset.from_tensors((batch, np.zeros([8, 1]), weight)).repeat()

@@ -92,6 +92,7 @@ def test_a_model_is_one_mlflow_run_that_later_runs_update(tmp_path, artifacts):
     )
     assert run.info.status == "FINISHED" and run.info.run_name == "2026-11-30T10:00:00"
     assert run.data.params == {
+        "algorithm": "wide_and_deep",  # the algorithm and its own settings
         "train_steps": "300",
         "learning_rate": "0.001",
         "hidden_units": "8,4",
@@ -182,3 +183,14 @@ def test_metric_names_are_made_ones_mlflow_accepts():
     assert tracking.metric_key("precision (setosa)") == "precision setosa"
     assert tracking.metric_key("auc_change_vs_baseline") == "auc_change_vs_baseline"
     assert tracking.metric_key("recall (Red, dry)") == "recall Red dry"
+
+
+def test_a_forest_logs_its_algorithm_and_its_own_settings_and_no_train_steps():
+    settings = {"model": {"algorithm": "gradient_boosted_trees", "num_trees": 40}, "train_steps": 9}
+    assert tracking.trained_values(settings, {"learning_rate": 0.1}) == {
+        "algorithm": "gradient_boosted_trees",
+        "num_trees": 40,
+        "max_depth": 6,
+        "shrinkage": 0.1,
+        "min_examples": 5,
+    }

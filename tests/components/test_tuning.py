@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from kubetfx.components import model, tuning
-from kubetfx.components.project import ModelSettings, Tuning
+from kubetfx.components.project import Tuning, model_settings
 
 
 def test_the_space_has_a_hyperparameter_per_searched_setting():
@@ -26,12 +26,24 @@ def test_the_space_has_a_hyperparameter_per_searched_setting():
 def test_tuned_values_replace_the_projects_and_the_rest_stay():
     settings, steps = model.with_hyperparameters(
         {"hidden_units": "64,32", "dropout": 0.25, "train_steps": 300},
-        ModelSettings(learning_rate=0.01),
+        model_settings({"learning_rate": 0.01}),
         train_steps=1000,
     )
-    assert settings == ModelSettings(hidden_units=[64, 32], learning_rate=0.01, dropout=0.25)
+    assert settings == model_settings(
+        {"hidden_units": [64, 32], "learning_rate": 0.01, "dropout": 0.25}
+    )
     assert steps == 300
-    assert model.with_hyperparameters({}, ModelSettings(), 7) == (ModelSettings(), 7)
+    assert model.with_hyperparameters({}, model_settings(), 7) == (model_settings(), 7)
+
+
+def test_tuned_values_of_settings_the_algorithm_lacks_are_left_out():
+    linear = model_settings({"algorithm": "linear", "learning_rate": 0.01})
+    settings, steps = model.with_hyperparameters(
+        {"hidden_units": "64,32", "dropout": 0.25, "learning_rate": 0.05}, linear, 100
+    )
+    assert settings == model_settings({"algorithm": "linear", "learning_rate": 0.05})
+    forest = model_settings({"algorithm": "random_forest", "num_trees": 20})
+    assert model.with_hyperparameters({"learning_rate": 0.05}, forest, 100) == (forest, 100)
 
 
 @pytest.mark.parametrize(
