@@ -119,6 +119,7 @@ def compile_command(
     data,
     serving_dir,
     target,
+    algorithm,
     train_steps,
     eval_steps,
     min_accuracy,
@@ -151,6 +152,7 @@ def compile_command(
     try:
         given = {
             "--schema": schema_file,
+            "--algorithm": algorithm,
             "--train-steps": train_steps,
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,

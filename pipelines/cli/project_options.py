@@ -9,11 +9,13 @@ import os
 
 import click
 
+from kubetfx.components.project import ALGORITHMS
 from kubetfx.pipelines.errors import UserError
 
 # option -> the dotted project setting it replaces.
 OPTION_SETTINGS = {
     "--data": "data",
+    "--algorithm": "model",
     "--schema": "schema",
     "--train-steps": "training.train_steps",
     "--eval-steps": "training.eval_steps",
@@ -22,6 +24,13 @@ OPTION_SETTINGS = {
     "--track": "tracking.uri",
 }
 
+ALGORITHM = click.option(
+    "--algorithm",
+    type=click.Choice(list(ALGORITHMS)),
+    default=None,
+    help="The model to train, with its settings from the project file when the file names "
+    "this algorithm, else its defaults.  [default: the project's model.algorithm]",
+)
 SCHEMA = click.option(
     "--schema",
     "schema_file",
@@ -80,6 +89,8 @@ def check_tuning(loaded, tune: bool, max_trials: int | None) -> None:
             f"--tune needs a tuning section in {loaded.path}: the settings to search "
             "(learning_rate, train_steps, hidden_units, dropout) and max_trials (see README)"
         )
+    if tune and (problem := loaded.project.untunable()):
+        raise UserError(f"--tune: {problem}")
 
 
 TRACK = click.option(
@@ -106,8 +117,8 @@ def with_tracking(loaded, track: str | None):
 
 
 def training_options(command):
-    """--schema, --train-steps, --eval-steps and --min-accuracy, in that order on --help."""
-    for option in (MIN_ACCURACY, EVAL_STEPS, TRAIN_STEPS, SCHEMA):
+    """--schema, --algorithm, --train-steps, --eval-steps and --min-accuracy, in that order."""
+    for option in (MIN_ACCURACY, EVAL_STEPS, TRAIN_STEPS, ALGORITHM, SCHEMA):
         command = option(command)
     return command
 
@@ -123,6 +134,10 @@ def with_options(loaded, given: dict[str, object]):
             continue
         if option in ("--data", "--schema"):
             value = os.path.abspath(str(value))
+        if option == "--algorithm":
+            if value == loaded.project.model.algorithm:
+                continue  # the project file's settings of it stand
+            value = {"algorithm": value}
         if option == "--min-accuracy":
             from kubetfx.components.project import ACCURACY_METRICS
 

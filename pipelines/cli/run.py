@@ -54,6 +54,7 @@ def run(
     config_path,
     data_root,
     output_dir,
+    algorithm,
     train_steps,
     eval_steps,
     min_accuracy,
@@ -94,6 +95,7 @@ def run(
         given = {
             "--data": data_root,
             "--schema": schema_file,
+            "--algorithm": algorithm,
             "--train-steps": train_steps,
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,

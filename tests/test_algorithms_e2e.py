@@ -1,0 +1,113 @@
+"""Each `model.algorithm`, from a drafted project to a pushed model that `predict` uses.
+
+A binary, a multiclass and a regression dataset (tests/datasets.py) each get a
+project from `kubetfx init`, its gate opened to the threshold alone so that
+every model that clears it is pushed. Each project then trains several
+algorithms in turn through the real CLI (`run --algorithm`), in one output
+folder: the first run makes the data steps, the later ones take them from
+the cache. Every model is evaluated with the task's metrics, pushed, and
+scores the dataset with `kubetfx predict` as its own serving signature does.
+The default network, wide_and_deep, has tests/test_projects_e2e.py.
+"""
+
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+
+from kubetfx.components import forests, predictions
+from kubetfx.components.visualizations import overall_metrics
+from kubetfx.pipelines.history import metadata
+from tests import datasets
+from tests.conftest import run_kubetfx
+from tests.test_projects_e2e import CASES, _examples
+
+pytestmark = pytest.mark.e2e
+
+FAST = ["--train-steps", "200", "--eval-steps", "20"]
+# (dataset, algorithm), in the order they run: each dataset's first run makes its data steps.
+RUNS = [
+    ("breast_cancer", "gradient_boosted_trees"),
+    ("breast_cancer", "linear"),
+    ("iris", "gradient_boosted_trees"),
+    ("iris", "dnn"),
+    ("diabetes", "gradient_boosted_trees"),
+    ("diabetes", "random_forest"),
+]
+# What each task's model must reach on the eval split.
+GOOD_ENOUGH = {
+    "binary": ("binary_accuracy", 0.85),
+    "multiclass": ("sparse_categorical_accuracy", 0.8),
+    "regression": ("root_mean_squared_error", 77.0),  # the label's spread: beats the mean
+}
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    """Each dataset's drafted project, its gate on the threshold alone: name -> root."""
+    built = {}
+
+    def project(name: str):
+        if name not in built:
+            root = tmp_path_factory.mktemp(name)
+            data = getattr(datasets, name)(root / "data")
+            label, _, _ = CASES[name]
+            init = run_kubetfx("init", str(root / "project"), "--data", str(data), "--label", label)
+            assert init.returncode == 0, init.stdout + init.stderr
+            config = root / "project" / "kubetfx.yaml"
+            text = config.read_text()
+            assert "    no_worse_than_serving: true\n" in text
+            config.write_text(
+                text.replace("no_worse_than_serving: true", "no_worse_than_serving: false")
+            )
+            built[name] = root
+        return built[name]
+
+    return project
+
+
+@pytest.mark.parametrize("name, algorithm", RUNS, ids=[f"{n}-{a}" for n, a in RUNS])
+def test_the_algorithm_trains_is_evaluated_pushed_and_scores_with_predict(
+    projects, name, algorithm, tmp_path
+):
+    root = projects(name)
+    _, task, _ = CASES[name]
+    config = str(root / "project" / "kubetfx.yaml")
+    run = run_kubetfx("run", "--config", config, "--algorithm", algorithm, *FAST)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "model blessed and pushed to" in run.stdout
+
+    out = root / "project" / "kubetfx_output"
+    store = metadata.connect(str(out / "metadata.db"))
+    executions = {e.node_id: e for e in metadata.run_executions(store, metadata.latest_run(store))}
+    model_uri = executions["Trainer"].outputs["model"][0].uri
+    info = predictions.read_label_info(os.path.join(model_uri, "Format-Serving"))
+    assert info["algorithm"] == algorithm
+    names = info["class_names"]
+    metrics = overall_metrics(executions["Evaluator"].outputs["evaluation"][0].uri, names)
+    metric, bar = GOOD_ENOUGH[task]
+    reached = metrics[metric] > bar if task != "regression" else metrics[metric] < bar
+    assert reached, (algorithm, metrics)
+
+    # The newest pushed version is this model, and predict scores with it.
+    version = max(os.listdir(out / "serving"), key=int)
+    pushed = str(out / "serving" / version)
+    assert predictions.read_label_info(pushed)["algorithm"] == algorithm
+    output = tmp_path / "predictions.csv"
+    data = str(root / "data")
+    scored = run_kubetfx("predict", "--config", config, "--data", data, "--output", str(output))
+    assert scored.returncode == 0, scored.stdout + scored.stderr
+    assert f"scored by model version {version} in " in scored.stdout + scored.stderr
+    # predict gives every row what the model's serving signature gives it (in its own order).
+    rows = pd.read_csv(output)
+    forests.load_ops()  # a forest's inference ops, in this process too
+    loaded = tf.saved_model.load(pushed)
+    examples = tf.constant(_examples(root, limit=None))
+    served = loaded.signatures["serving_default"](examples=examples)["outputs"].numpy()
+    label = predictions.Label(task, info["label"], tuple(names))
+    expected = [label.describe(outputs)[-1] for outputs in served]
+    column = "prediction" if task == "regression" else "probability"
+    assert len(rows) == len(expected)
+    np.testing.assert_allclose(np.sort(rows[column]), np.sort(expected), rtol=1e-4, atol=1e-6)
