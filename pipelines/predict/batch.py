@@ -232,6 +232,9 @@ class _Job:
         from tfx_bsl.public.beam import RunInference
         from tfx_bsl.public.proto import model_spec_pb2
 
+        forest = is_forest(self.model_dir)
+        if forest:
+            load_ops()  # for the runners that score in this process
         spec = model_spec_pb2.InferenceSpecType(
             saved_model_spec=model_spec_pb2.SavedModelSpec(
                 model_path=self.model_dir, signature_name=["serving_default"]
@@ -244,13 +247,11 @@ class _Job:
                 | "ReadRecords" >> beam.ParDo(_ReadCsvRecordsFromTextFile())  # noqa: SLF001
                 | "Spread" >> beam.Reshuffle()
                 | "ToExamples"
-                >> beam.ParDo(
-                    _ToKeyedExample(self.header, self.keys, self.types, is_forest(self.model_dir))
-                )
+                >> beam.ParDo(_ToKeyedExample(self.header, self.keys, self.types))
                 # A keyed Example for RunInference (by default Beam would code it as a proto).
                 .with_output_types(tuple[tuple, tf.train.Example])
                 | "Score" >> RunInference(spec)
-                | "ToRows" >> beam.ParDo(_ToRow(self.label, progress))
+                | "ToRows" >> beam.ParDo(_ToRow(self.label, progress, forest))
             )
             reference = read_reference(self.model_dir)
             buckets = count_predictions(
@@ -293,15 +294,8 @@ def _record(row: tuple, names: list[str]) -> dict:
 class _ToKeyedExample(beam.DoFn):
     """A CSV record to ``(key values, tf.Example)``."""
 
-    def __init__(self, header: list[str], keys: list[str], types: dict[str, int], forest: bool):
+    def __init__(self, header: list[str], keys: list[str], types: dict[str, int]):
         self._header, self._keys, self._types = header, keys, types
-        self._forest = forest
-
-    def setup(self) -> None:
-        # RunInference loads the model in this step's worker, which may be a process
-        # of its own: a forest's inference ops must be registered there first.
-        if self._forest:
-            load_ops()
 
     def process(self, record: str):
         cells = next(csv.reader(io.StringIO(record)), [])
@@ -319,8 +313,20 @@ class _ToKeyedExample(beam.DoFn):
 class _ToRow(beam.DoFn):
     """``(key values, PredictionLog)`` to an output row; counts rows for the progress line."""
 
-    def __init__(self, label: Label, progress: str):
-        self._label, self._progress = label, progress
+    def __init__(self, label: Label, progress: str, forest: bool):
+        self._label, self._progress, self._forest = label, progress, forest
+
+    def __setstate__(self, state) -> None:
+        """Unpickled in the worker that runs the scoring, before any step there is set up.
+
+        RunInference loads the model when it is set up, and Beam sets up the
+        steps of a stage after unpickling them all. A forest's inference ops
+        must be registered in that process first; this step reads what
+        RunInference writes, so it always runs in the same stage.
+        """
+        self.__dict__.update(state)
+        if self._forest:
+            load_ops()
 
     def setup(self) -> None:
         self._to_array = tf.make_ndarray
