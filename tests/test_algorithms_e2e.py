@@ -20,9 +20,8 @@ import tensorflow as tf
 from kubetfx.components import forests, predictions
 from kubetfx.components.visualizations import overall_metrics
 from kubetfx.pipelines.history import metadata
-from tests import datasets
 from tests.conftest import run_kubetfx
-from tests.test_projects_e2e import CASES, _examples
+from tests.test_projects_e2e import CASES, _examples, draft
 
 pytestmark = pytest.mark.e2e
 
@@ -52,10 +51,7 @@ def projects(tmp_path_factory):
     def project(name: str):
         if name not in built:
             root = tmp_path_factory.mktemp(name)
-            data = getattr(datasets, name)(root / "data")
-            label, _, _ = CASES[name]
-            init = run_kubetfx("init", str(root / "project"), "--data", str(data), "--label", label)
-            assert init.returncode == 0, init.stdout + init.stderr
+            draft(name, root)
             config = root / "project" / "kubetfx.yaml"
             text = config.read_text()
             assert "    no_worse_than_serving: true\n" in text

@@ -35,6 +35,15 @@ CASES = {
 }
 
 
+def draft(name: str, root):
+    """Writes the dataset to ``root/data`` and drafts its project in ``root/project``."""
+    data = getattr(datasets, name)(root / "data")
+    label, _, _ = CASES[name]
+    init = run_kubetfx("init", str(root / "project"), "--data", str(data), "--label", label)
+    assert init.returncode == 0, init.stdout + init.stderr
+    return init
+
+
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
     """Builds each dataset's project once, on first use: (name, folder, init, run)."""
@@ -43,10 +52,7 @@ def projects(tmp_path_factory):
     def project(name: str):
         if name not in built:
             root = tmp_path_factory.mktemp(name)
-            data = getattr(datasets, name)(root / "data")
-            label, _, _ = CASES[name]
-            init = run_kubetfx("init", str(root / "project"), "--data", str(data), "--label", label)
-            assert init.returncode == 0, init.stdout + init.stderr
+            init = draft(name, root)
             config = str(root / "project" / "kubetfx.yaml")
             run = run_kubetfx("run", "--config", config, *FAST)
             assert run.returncode == 0, run.stdout + run.stderr

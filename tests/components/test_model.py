@@ -6,31 +6,11 @@ import tensorflow as tf
 
 from kubetfx.components import model, predictions
 from kubetfx.components.networks import build_keras_model
-from kubetfx.components.project import Preparation, model_settings
+from kubetfx.components.project import model_settings
+from tests.components.test_networks import _batch, _preparation
 from tests.conftest import TAXI
 
 SMALL = model_settings({"hidden_units": [16, 8], "learning_rate": 0.01})
-
-
-def _preparation(task: str, **label) -> Preparation:
-    return Preparation.model_validate(
-        {
-            "label": {"column": "y", "task": task, **label},
-            "features": {
-                "size": "standardize",
-                "weight": "standardize",
-                "kind": {"transform": "identity", "size": 3},
-            },
-        }
-    )
-
-
-def _batch(n, rng):
-    return {
-        "size_xf": rng.normal(size=(n, 1)).astype("float32"),
-        "weight_xf": rng.normal(size=(n, 1)).astype("float32"),
-        "kind_xf": rng.integers(0, 4, size=(n, 1)),
-    }
 
 
 def test_keras_is_version_2():
