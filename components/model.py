@@ -38,11 +38,10 @@ from kubetfx.components.project import (
 )
 
 DEFAULT_BATCH_SIZE = 64
-# The names of the tuned settings among the Tuner's hyperparameters (components/tuning.py).
-LEARNING_RATE = "learning_rate"
+# Tuned settings that need more than their name among the Tuner's hyperparameters
+# (components/tuning.py); the others are named as in the project file.
 TRAIN_STEPS = "train_steps"
 HIDDEN_UNITS = "hidden_units"  # "100,70,50": KerasTuner chooses among scalars
-DROPOUT = "dropout"
 # Batches read to find a regression label's mean and spread.
 LABEL_SCALE_BATCHES = 100
 
@@ -90,14 +89,10 @@ def with_hyperparameters(
     Values of settings the algorithm does not have (a network's, tuned before
     the project chose a forest) are left out.
     """
-    fields = type(settings).model_fields
-    updates: dict[str, Any] = {}
-    if LEARNING_RATE in values and LEARNING_RATE in fields:
-        updates["learning_rate"] = float(values[LEARNING_RATE])
-    if DROPOUT in values and DROPOUT in fields:
-        updates["dropout"] = float(values[DROPOUT])
-    if HIDDEN_UNITS in values and HIDDEN_UNITS in fields:
-        updates["hidden_units"] = [int(u) for u in str(values[HIDDEN_UNITS]).split(",")]
+    fields = set(type(settings).model_fields) - {"algorithm"}
+    updates: dict[str, Any] = {name: value for name, value in values.items() if name in fields}
+    if HIDDEN_UNITS in updates:  # "100,70,50": KerasTuner chooses among scalars
+        updates[HIDDEN_UNITS] = [int(u) for u in str(updates[HIDDEN_UNITS]).split(",")]
     steps = int(values.get(TRAIN_STEPS, train_steps))
     return model_settings({**settings.model_dump(), **updates}), steps
 

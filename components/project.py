@@ -269,7 +269,7 @@ class WideAndDeep(Network):
 
 
 NumTrees = Annotated[int, Field(ge=1, le=10_000)]
-MaxDepth = Annotated[int, Field(ge=1, le=64)]
+MaxDepth = Annotated[int, Field(ge=2, le=64)]  # YDF counts the root: 2 is one split
 MinExamples = Annotated[int, Field(ge=1, le=1_000_000)]  # the fewest training rows in a leaf
 Shrinkage = Annotated[float, Field(gt=0.0, le=1.0)]  # each new tree's weight
 
@@ -353,37 +353,68 @@ class Tuning(_Settings):
     max_trials: int = Field(10, ge=1, le=1000)
     # The eval-split measure the trials are ranked by: "loss", or a metric of the task.
     objective: str = "loss"
+    # the networks'
     learning_rate: Range | list[LearningRate] | None = None
     train_steps: list[TrainSteps] | None = Field(None, min_length=1)
     hidden_units: list[HiddenUnits] | None = Field(None, min_length=1)
     dropout: Range | list[Dropout] | None = None
+    # the forests'
+    num_trees: list[NumTrees] | None = Field(None, min_length=1)
+    max_depth: list[MaxDepth] | None = Field(None, min_length=1)
+    min_examples: list[MinExamples] | None = Field(None, min_length=1)
+    shrinkage: Range | list[Shrinkage] | None = None
 
     @model_validator(mode="after")
     def _within_bounds(self) -> "Tuning":
         for name, within in (
             ("learning_rate", "above 0 and at most 1"),
             ("dropout", "from 0 up to, not including, 1"),
+            ("shrinkage", "above 0 and at most 1"),
         ):
             value = getattr(self, name)
             if isinstance(value, list) and not value:
                 raise ValueError(f"{name} needs at least one value")
             if isinstance(value, Range):
-                low_ok = value.min > 0 if name == "learning_rate" else value.min >= 0
-                high_ok = value.max <= 1 if name == "learning_rate" else value.max < 1
+                low_ok = value.min >= 0 if name == "dropout" else value.min > 0
+                high_ok = value.max < 1 if name == "dropout" else value.max <= 1
                 if not (low_ok and high_ok):
                     raise ValueError(f"{name} must lie {within}")
         if not self.searched:
             raise ValueError(
-                "name at least one setting to search: learning_rate, train_steps, "
-                "hidden_units or dropout"
+                "name at least one setting to search: " + ", ".join(TUNABLE[:-1]) + " or "
+                f"{TUNABLE[-1]}"
             )
         return self
 
     @property
     def searched(self) -> list[str]:
         """The settings the search varies."""
-        names = ("learning_rate", "train_steps", "hidden_units", "dropout")
-        return [n for n in names if getattr(self, n) is not None]
+        return [n for n in TUNABLE if getattr(self, n) is not None]
+
+    def searched_for(self, settings: "Algorithm") -> list[str]:
+        """The searched settings that ``settings``' algorithm has; the search varies these."""
+        own = tunable_settings(settings)
+        return [n for n in self.searched if n in own]
+
+
+TUNABLE = (
+    "learning_rate",
+    "train_steps",
+    "hidden_units",
+    "dropout",
+    "num_trees",
+    "max_depth",
+    "min_examples",
+    "shrinkage",
+)
+
+
+def tunable_settings(settings: Algorithm) -> list[str]:
+    """What a search can vary for ``settings``' algorithm: its own, and a network's train steps."""
+    own = set(type(settings).model_fields)
+    return [
+        n for n in TUNABLE if n in own or (n == "train_steps" and isinstance(settings, Network))
+    ]
 
 
 # Where MLflow keeps runs: a tracking server, or a database. MLflow's plain
@@ -503,19 +534,13 @@ class Project(Preparation):
         return self
 
     def untunable(self) -> str | None:
-        """Why the tuning section cannot search this project's algorithm, or None."""
-        if self.tuning is None:
+        """Why the tuning section has nothing to search for this project's algorithm, or None."""
+        if self.tuning is None or self.tuning.searched_for(self.model):
             return None
-        algorithm = type(self.model)
-        for name in self.tuning.searched:
-            if name not in algorithm.model_fields and not (
-                name == "train_steps" and issubclass(algorithm, Network)
-            ):
-                return (
-                    f"{self.model.algorithm} has no {name} to search; the tuning section "
-                    "searches the networks' settings (linear, dnn, wide_and_deep)"
-                )
-        return None
+        return (
+            f"the tuning section searches none of {self.model.algorithm}'s settings; add some of: "
+            + ", ".join(tunable_settings(self.model))
+        )
 
     @property
     def gate_metric(self) -> Metric:

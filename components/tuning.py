@@ -1,21 +1,26 @@
 """The Tuner's ``tuner_fn``: a search over the project's ``tuning`` section.
 
-Each trial builds the generic Keras model (components/model.py) with the
-trial's learning rate, hidden layer sizes and dropout, trains it for the
-trial's steps on the train split, and is scored on the eval split by the
-project's objective (the loss, or a metric of the task). KerasTuner's random
-search picks the trials; TFX's Tuner writes the best values, which the
-Trainer then trains with (``run_fn`` reads them as ``fn_args.hyperparameters``).
+The search varies the settings of the section that the project's algorithm
+has (``Tuning.searched_for``). Each trial trains the algorithm with the
+trial's values on the train split and is scored on the eval split by the
+project's objective (the loss, or a metric of the task):
+- a network (components/networks.py) for the trial's steps, scored by Keras;
+- a forest (components/forests.py) by YDF on the whole train split, scored
+  with the same Keras losses and metrics on its outputs.
+KerasTuner's random search picks the trials; TFX's Tuner writes the best
+values, which the Trainer then trains with (``run_fn`` reads them as
+``fn_args.hyperparameters``).
 
-Why a ``BaseTuner`` subclass: keras-tuner 1.4 (the lock's) imports Keras 3,
+Why ``BaseTuner`` subclasses: keras-tuner 1.4 (the lock's) imports Keras 3,
 and its ``Tuner`` refuses a ``tf_keras`` model in a type check
 (keras-team/keras-tuner#1039). ``BaseTuner`` only asks ``run_trial`` for the
-trial's score, so the model is built and trained here with ``tf_keras``, and
-the lock keeps its pins (keras-tuner 1.3.5, which used ``tf.keras``, would move
-them).
+trial's score, so the models are built and trained here with ``tf_keras``,
+and the lock keeps its pins (keras-tuner 1.3.5, which used ``tf.keras``, would
+move them).
 """
 
 import os
+import tempfile
 from typing import Any
 
 import keras_tuner
@@ -26,16 +31,16 @@ from tfx.components.tuner.component import TunerFnResult
 
 from kubetfx.components import model as model_lib
 from kubetfx.components.model import (
-    DROPOUT,
     HIDDEN_UNITS,
-    LEARNING_RATE,
-    TRAIN_STEPS,
     hidden_units_text,
     with_hyperparameters,
 )
+from kubetfx.components.model_inputs import model_inputs
 from kubetfx.components.networks import build_keras_model
 from kubetfx.components.project import (
     TASK_METRICS,
+    Algorithm,
+    Forest,
     Preparation,
     Range,
     Tuning,
@@ -43,20 +48,17 @@ from kubetfx.components.project import (
 )
 
 
-def search_space(tuning: Tuning) -> keras_tuner.HyperParameters:
-    """The hyperparameters of the searched settings."""
+def search_space(tuning: Tuning, settings: Algorithm) -> keras_tuner.HyperParameters:
+    """The hyperparameters of the searched settings that ``settings``' algorithm has."""
     space = keras_tuner.HyperParameters()
-    for name in (LEARNING_RATE, DROPOUT):
+    for name in tuning.searched_for(settings):
         value = getattr(tuning, name)
         if isinstance(value, Range):
             space.Float(name, value.min, value.max, sampling="log" if value.log else "linear")
-        elif value is not None:
+        elif name == HIDDEN_UNITS:
+            space.Choice(name, list(dict.fromkeys(hidden_units_text(u) for u in value)))
+        else:
             space.Choice(name, sorted(set(value)))
-    if tuning.train_steps is not None:
-        space.Choice(TRAIN_STEPS, sorted(set(tuning.train_steps)))
-    if tuning.hidden_units is not None:
-        choices = list(dict.fromkeys(hidden_units_text(u) for u in tuning.hidden_units))
-        space.Choice(HIDDEN_UNITS, choices)
     return space
 
 
@@ -70,8 +72,16 @@ def objective(tuning: Tuning, task: str) -> keras_tuner.Objective:
     )
 
 
-class ProjectTuner(base_tuner.BaseTuner):
-    """Builds, trains and scores the project's model for each trial, with ``tf_keras``."""
+class _TrialsNotKept(base_tuner.BaseTuner):
+    def save_model(self, trial_id, model, step=0) -> None:
+        """Trial models are not kept: the Trainer trains the best values afresh."""
+
+    def load_model(self, trial):
+        raise NotImplementedError("trial models are not kept")
+
+
+class ProjectTuner(_TrialsNotKept):
+    """Builds, trains and scores the project's network for each trial, with ``tf_keras``."""
 
     def __init__(self, oracle, build, train, validation, eval_steps: int, **kwargs):
         super().__init__(oracle=oracle, **kwargs)
@@ -87,11 +97,41 @@ class ProjectTuner(base_tuner.BaseTuner):
         # Keras logs the eval split's measures with a val_ prefix in training.
         return {f"val_{name}": float(value) for name, value in scores.items()}
 
-    def save_model(self, trial_id, model, step=0) -> None:
-        """Trial models are not kept: the Trainer trains the best values afresh."""
 
-    def load_model(self, trial):
-        raise NotImplementedError("trial models are not kept")
+class ForestTuner(_TrialsNotKept):
+    """Trains the project's forest for each trial with YDF and scores it on the eval split.
+
+    ``train(values, scratch)`` gives the trial's forest; ``validation`` is the
+    eval split as ``forests.read_split`` gives it.
+    """
+
+    def __init__(self, oracle, train, validation, task: str, **kwargs):
+        super().__init__(oracle=oracle, **kwargs)
+        self._train, self._validation, self._task = train, validation, task
+
+    def run_trial(self, trial, *fit_args, **fit_kwargs) -> dict[str, float]:
+        features, labels = self._validation
+        with tempfile.TemporaryDirectory() as scratch:
+            forest = self._train(trial.hyperparameters.values, scratch)
+            return forest_scores(forest(features).numpy(), labels, self._task)
+
+
+def forest_scores(outputs, labels, task: str) -> dict[str, float]:
+    """A forest's eval-split measures as Keras logs a network's: ``val_loss`` and the metrics."""
+    import numpy as np
+
+    losses = {
+        "binary": tf.keras.losses.BinaryCrossentropy(),
+        "multiclass": tf.keras.losses.SparseCategoricalCrossentropy(),
+        "regression": tf.keras.losses.MeanSquaredError(),
+    }
+    target = np.reshape(labels, [-1, 1]).astype(np.float32)
+    scores = {"val_loss": float(losses[task](target, outputs))}
+    for metric in TASK_METRICS[task]:
+        measure = getattr(tf.keras.metrics, metric.tfma_class)()
+        measure.update_state(target, outputs)
+        scores[f"val_{metric.name}"] = float(measure.result())
+    return scores
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
@@ -106,32 +146,42 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
 
     transform = tft.TFTransformOutput(fn_args.transform_graph_path)
     label = preparation.label.column
-    train = model_lib.input_fn(
-        fn_args.train_files, fn_args.data_accessor, transform, batch_size, label
+    task = preparation.label.task
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=objective(tuning, task),
+        max_trials=tuning.max_trials,
+        hyperparameters=search_space(tuning, settings),
+        seed=int(config.get("seed", 0)),
     )
-    validation = model_lib.input_fn(
-        fn_args.eval_files, fn_args.data_accessor, transform, batch_size, label
-    )
+    where = {"directory": os.path.join(fn_args.working_dir, "trials"), "project_name": "kubetfx"}
+
+    def split(files: list[str], size: int, repeat: bool = True) -> tf.data.Dataset:
+        return model_lib.input_fn(files, fn_args.data_accessor, transform, size, label, repeat)
+
+    if isinstance(settings, Forest):
+        from kubetfx.components import forests
+
+        train_split = split(fn_args.train_files, forests.READ_BATCH, repeat=False)
+        validation = forests.read_split(
+            split(fn_args.eval_files, forests.READ_BATCH, repeat=False),
+            model_inputs(preparation, settings),
+        )
+
+        def train_forest(values: dict[str, Any], scratch: str):
+            trial_settings, _ = with_hyperparameters(values, settings, fn_args.train_steps)
+            return forests.train(preparation, trial_settings, train_split, scratch)
+
+        tuner = ForestTuner(oracle, train_forest, validation, task, **where)
+        return TunerFnResult(tuner=tuner, fit_kwargs={})
+
+    train = split(fn_args.train_files, batch_size)
+    validation = split(fn_args.eval_files, batch_size)
     sizes = model_lib.category_sizes(preparation, transform)
-    scale = model_lib.label_scale(train) if preparation.label.task == "regression" else (0.0, 1.0)
+    scale = model_lib.label_scale(train) if task == "regression" else (0.0, 1.0)
 
     def build(values: dict[str, Any]) -> tuple[tf.keras.Model, int]:
         trial_settings, steps = with_hyperparameters(values, settings, fn_args.train_steps)
         return build_keras_model(preparation, trial_settings, sizes, scale), steps
 
-    oracle = keras_tuner.oracles.RandomSearchOracle(
-        objective=objective(tuning, preparation.label.task),
-        max_trials=tuning.max_trials,
-        hyperparameters=search_space(tuning),
-        seed=int(config.get("seed", 0)),
-    )
-    tuner = ProjectTuner(
-        oracle,
-        build,
-        train,
-        validation,
-        fn_args.eval_steps,
-        directory=os.path.join(fn_args.working_dir, "trials"),
-        project_name="kubetfx",
-    )
+    tuner = ProjectTuner(oracle, build, train, validation, fn_args.eval_steps, **where)
     return TunerFnResult(tuner=tuner, fit_kwargs={})

@@ -107,3 +107,21 @@ def test_the_algorithm_trains_is_evaluated_pushed_and_scores_with_predict(
     column = "prediction" if task == "regression" else "probability"
     assert len(rows) == len(expected)
     np.testing.assert_allclose(np.sort(rows[column]), np.sort(expected), rtol=1e-4, atol=1e-6)
+
+
+def test_tune_searches_the_forests_own_settings(projects):
+    """The drafted tuning section, for a forest: its trees, depth and shrinkage, not a network's."""
+    from kubetfx.components import visualizations
+
+    root = projects("iris")
+    config = str(root / "project" / "kubetfx.yaml")
+    args = ["--algorithm", "gradient_boosted_trees", "--tune", "--max-trials", "2"]
+    tuned = run_kubetfx("run", "--config", config, *args, *FAST)
+    assert tuned.returncode == 0, tuned.stdout + tuned.stderr
+    store = metadata.connect(str(root / "project" / "kubetfx_output" / "metadata.db"))
+    executions = {e.node_id: e for e in metadata.run_executions(store, metadata.latest_run(store))}
+    trials = visualizations.tuning_trials(executions["Tuner"].outputs["tuner_results"][0].uri)
+    assert len(trials) == 2
+    assert {"num_trees", "max_depth", "shrinkage"} <= set(trials[0])
+    assert not {"hidden_units", "learning_rate", "dropout"} & set(trials[0])
+    assert trials[0]["score"] >= trials[1]["score"]  # sparse_categorical_accuracy: maximised

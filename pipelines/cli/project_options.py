@@ -85,9 +85,12 @@ def check_tuning(loaded, tune: bool, max_trials: int | None) -> None:
     if max_trials is not None and not tune:
         raise UserError("--max-trials applies to a tuned run; add --tune")
     if tune and loaded.project.tuning is None:
+        from kubetfx.components.project import tunable_settings
+
+        own = ", ".join(tunable_settings(loaded.project.model))
         raise UserError(
             f"--tune needs a tuning section in {loaded.path}: the settings to search "
-            "(learning_rate, train_steps, hidden_units, dropout) and max_trials (see README)"
+            f"({own}) and max_trials (see README)"
         )
     if tune and (problem := loaded.project.untunable()):
         raise UserError(f"--tune: {problem}")

@@ -39,6 +39,7 @@ GENERIC_MODULES = {
         "model_inputs.py",
         "model.py",
         "networks.py",
+        "forests.py",
         "predictions.py",
         "tuning.py",
     ),

@@ -14,7 +14,9 @@ def test_the_space_has_a_hyperparameter_per_searched_setting():
             learning_rate={"min": 0.001, "max": 0.1, "log": True},
             train_steps=[500, 100, 500],
             hidden_units=[[64, 32], [16]],
-        )
+            num_trees=[100, 300],  # a forest's: not a network's to search
+        ),
+        model_settings(),
     )
     by_name = {h.name: h for h in space.space}
     assert set(by_name) == {"learning_rate", "train_steps", "hidden_units"}
@@ -93,3 +95,67 @@ def test_a_search_trains_each_trial_and_keeps_the_best(tmp_path):
     (best,) = tuner.get_best_hyperparameters(1)
     assert best.values == {"learning_rate": 0.1}
     assert tf.keras.Model.__module__.startswith("tf_keras")  # trials ran with Keras 2
+
+
+def test_a_forest_searches_its_own_settings_only():
+    searched = Tuning(
+        learning_rate=[0.01], num_trees=[300, 50], shrinkage={"min": 0.05, "max": 0.3}
+    )
+    space = tuning.search_space(searched, model_settings("gradient_boosted_trees"))
+    by_name = {h.name: h for h in space.space}
+    assert set(by_name) == {"num_trees", "shrinkage"}
+    assert list(by_name["num_trees"].values) == [50, 300]
+    forest = model_settings("random_forest")  # no shrinkage
+    assert [h.name for h in tuning.search_space(searched, forest).space] == ["num_trees"]
+    settings, _ = model.with_hyperparameters({"num_trees": 50, "shrinkage": 0.2}, forest, 100)
+    assert settings == model_settings({"algorithm": "random_forest", "num_trees": 50})
+
+
+def test_a_forests_scores_are_named_and_computed_as_keras_logs_a_networks():
+    outputs = np.array([[0.9], [0.2], [0.6], [0.4]], "float32")
+    scores = tuning.forest_scores(outputs, np.array([1, 0, 0, 1]), "binary")
+    assert scores["val_binary_accuracy"] == pytest.approx(0.5)
+    expected_loss = -np.mean(np.log([0.9, 0.8, 0.4, 0.4]))
+    assert scores["val_loss"] == pytest.approx(expected_loss, rel=1e-4)
+    assert {"val_auc", "val_precision", "val_recall"} <= set(scores)
+    regression = tuning.forest_scores(np.array([[1.0], [3.0]]), np.array([2.0, 3.0]), "regression")
+    assert regression["val_root_mean_squared_error"] == pytest.approx(np.sqrt(0.5))
+
+
+def test_a_forest_search_trains_each_trial_and_keeps_the_best(tmp_path):
+    """Two trials of real YDF forests: at a shrinkage of 0.1 one tree is too little, 40 are not."""
+    import keras_tuner
+
+    from kubetfx.components import forests
+    from kubetfx.components.model_inputs import model_inputs
+    from tests.components.test_forests import _dataset, _preparation, _rows
+
+    preparation = _preparation("binary", positive=1)
+    settings = model_settings({"algorithm": "gradient_boosted_trees", "min_examples": 2})
+    rows = _rows(1000, 0)
+    labels = ((rows["kind_xf"][:, 0] == 2) & (rows["size_xf"][:, 0] > 0)).astype("int64")
+    train = _dataset(rows, labels)
+    test = _rows(400, 1)
+    truth = ((test["kind_xf"][:, 0] == 2) & (test["size_xf"][:, 0] > 0)).astype("int64")
+    validation = forests.read_split(_dataset(test, truth), model_inputs(preparation, settings))
+
+    def train_forest(values, scratch):
+        trial, _ = model.with_hyperparameters(values, settings, 0)
+        return forests.train(preparation, trial, train, scratch)
+
+    space = keras_tuner.HyperParameters()
+    space.Choice("num_trees", [1, 40])
+    space.Fixed("max_depth", 2)  # YDF counts the root: one split
+    oracle = keras_tuner.oracles.GridSearchOracle(
+        objective=keras_tuner.Objective("val_binary_accuracy", "max"),
+        max_trials=2,
+        hyperparameters=space,
+    )
+    tuner = tuning.ForestTuner(
+        oracle, train_forest, validation, "binary", directory=str(tmp_path), project_name="t"
+    )
+    tuner.search()
+    (best,) = tuner.get_best_hyperparameters(1)
+    assert best.values["num_trees"] == 40
+    scores = [t.score for t in tuner.oracle.trials.values()]
+    assert max(scores) > 0.95 > min(scores)  # one stump: about the 7 in 8 negatives

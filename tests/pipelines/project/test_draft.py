@@ -5,6 +5,7 @@ import collections
 import pytest
 import yaml
 
+from kubetfx.components.project import model_settings
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.project import draft
 from kubetfx.pipelines.project.draft import Column, Guess, guess_feature, guess_label
@@ -144,7 +145,13 @@ def test_the_rendered_draft_is_a_valid_project(tmp_path):
     assert project.ignore == ["id"]
     # A search ready for `run --tune`, ranked by the gate's metric; tracking left to the user.
     assert project.tuning.objective == project.evaluation.gate.metric
-    assert project.tuning.searched == ["learning_rate", "hidden_units", "dropout"]
+    assert project.tuning.searched_for(project.model) == [
+        "learning_rate",
+        "hidden_units",
+        "dropout",
+    ]
+    forest = model_settings("gradient_boosted_trees")  # the draft searches a forest's too
+    assert project.tuning.searched_for(forest) == ["num_trees", "max_depth", "shrinkage"]
     assert project.tracking is None and "# tracking:" in text
     assert "  kind: {transform: identity, size: 4}  # check: codes split # over lines" in text
     assert text.count("# check:") == 3  # the task guess, kind and id
