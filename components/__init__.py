@@ -24,6 +24,7 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 # importing one module of this package must not import them all.
 _HOMES = {
     # Components.
+    "AlgorithmChoice": "kubetfx.components.algorithm_choice",
     "DataGate": "kubetfx.components.data_gate",
     "LatestPushedModel": "kubetfx.components.baseline",
     "Predictions": "kubetfx.components.batch_predictions",

@@ -11,12 +11,15 @@ algorithm's SavedModel has the same two signatures:
   included) out; what the Evaluator uses to compute the label.
 It also carries ``assets.extra/kubetfx_label.json``: the task, the class names
 and the algorithm, for whoever reads the model's outputs, and the distribution
-of its predictions on the eval split (components/predictions.py).
+of its predictions on the eval split (components/predictions.py). A candidate
+of ``algorithm: auto`` (``custom_config["candidate"]``) also carries its score
+on the whole eval split by the gate's metric (components/algorithm_choice.py).
 """
 
 import json
 import os
 import tempfile
+import time
 from typing import Any
 
 import numpy as np
@@ -29,6 +32,7 @@ from tfx_bsl.tfxio import dataset_options
 from kubetfx.components import predictions
 from kubetfx.components.preprocessing import vocabulary_name
 from kubetfx.components.project import (
+    TASK_METRICS,
     Algorithm,
     Forest,
     Preparation,
@@ -44,6 +48,8 @@ TRAIN_STEPS = "train_steps"
 HIDDEN_UNITS = "hidden_units"  # "100,70,50": KerasTuner chooses among scalars
 # Batches read to find a regression label's mean and spread.
 LABEL_SCALE_BATCHES = 100
+# Rows per batch when a candidate is scored on the whole eval split.
+SCORE_BATCH = 1024
 
 
 def leave_keras_to_run_as_written() -> None:
@@ -219,8 +225,9 @@ def run_fn(fn_args: FnArgs) -> None:
     """Trains the model and writes a SavedModel to ``fn_args.serving_model_dir``.
 
     ``fn_args.custom_config`` holds the project's ``preparation``, its ``model``
-    settings and the ``batch_size``.
+    settings and the ``batch_size``; a candidate's, its ``candidate`` (the gate's metric).
     """
+    started = time.monotonic()
     require_keras_2()
     config = fn_args.custom_config or {}
     preparation = Preparation.model_validate(config["preparation"])
@@ -260,6 +267,7 @@ def run_fn(fn_args: FnArgs) -> None:
         }
         # A forest's files (in ``scratch``) become the SavedModel's assets here.
         tf.saved_model.save(model, fn_args.serving_model_dir, signatures=signatures)
+    train_seconds = time.monotonic() - started
     info = label_info(preparation, settings)
     path = os.path.join(fn_args.serving_model_dir, predictions.LABEL_INFO_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
@@ -275,6 +283,16 @@ def run_fn(fn_args: FnArgs) -> None:
             label, [label.describe(outputs)[0] for outputs in eval_predictions]
         ),
     )
+    if "candidate" in config:
+        from kubetfx.components import algorithm_choice
+
+        metric = config["candidate"]["metric"]
+        whole_split = dataset(fn_args.eval_files, repeat=False, size=SCORE_BATCH)
+        value, rows = gate_score(model, whole_split, label.task, metric)
+        logging.info("Scored %s on %d eval rows: %s %.4f.", settings.algorithm, rows, metric, value)
+        algorithm_choice.write_score(
+            fn_args.serving_model_dir, settings.algorithm, metric, value, rows, train_seconds
+        )
 
 
 def _fit_network(preparation, settings, train_steps, dataset, tf_transform_output, fn_args):
@@ -309,3 +327,22 @@ def predict_batches(model, dataset: tf.data.Dataset, steps: int) -> np.ndarray:
         scored = model(features, training=False).numpy()
         outputs.append(scored.reshape(len(scored), -1)[np.reshape(weight.numpy(), [-1]) > 0])
     return np.concatenate(outputs) if outputs else np.zeros([0, 1])
+
+
+def gate_score(model, dataset: tf.data.Dataset, task: str, metric: str) -> tuple[float, int]:
+    """``(value, rows)``: the model's ``metric`` (a metric of ``task``) over ``dataset``.
+
+    ``dataset`` yields (features, label, weight); rows of weight 0 (no label)
+    are left out. The metric is Keras's, as TFMA's Evaluator computes it.
+    """
+    kind = next(m for m in TASK_METRICS[task] if m.name == metric)
+    measure = getattr(tf.keras.metrics, kind.tfma_class)()
+    rows = 0
+    for features, label, weight in dataset:
+        outputs = model(features, training=False)
+        kept = tf.reshape(weight, [-1]) > 0
+        target = tf.boolean_mask(tf.reshape(tf.cast(label, tf.float32), [-1, 1]), kept)
+        outputs = tf.boolean_mask(tf.reshape(outputs, [tf.shape(kept)[0], -1]), kept)
+        measure.update_state(target, outputs)
+        rows += int(tf.reduce_sum(tf.cast(kept, tf.int32)))
+    return float(measure.result()), rows

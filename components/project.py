@@ -310,15 +310,56 @@ ALGORITHMS: dict[str, type[Algorithm]] = {
 NETWORK_ALGORITHMS = tuple(name for name, cls in ALGORITHMS.items() if issubclass(cls, Network))
 FOREST_ALGORITHMS = tuple(name for name, cls in ALGORITHMS.items() if issubclass(cls, Forest))
 DEFAULT_ALGORITHM = "wide_and_deep"  # what a project file without ``model.algorithm`` trains
-ModelSettings = Annotated[
+AlgorithmSettings = Annotated[
     Algorithm, Field(discriminator="algorithm"), BeforeValidator(_algorithm_shorthand)
 ]
-_MODEL_SETTINGS = TypeAdapter(ModelSettings)
+_MODEL_SETTINGS = TypeAdapter(AlgorithmSettings)
 
 
 def model_settings(value: Any = None) -> Algorithm:
     """A model's settings from their mapping (as ``custom_config["model"]`` holds them)."""
     return _MODEL_SETTINGS.validate_python({} if value is None else value)
+
+
+# ``algorithm: auto``: the choice stage, and the candidates it trains unless the file lists its own.
+AUTO = "auto"
+DEFAULT_CANDIDATES = ("linear", "wide_and_deep", "gradient_boosted_trees")
+
+
+class Auto(_Settings):
+    """Candidates trained side by side; the best on the eval split by the gate's metric goes on.
+
+    Each candidate is an algorithm's name, or its settings as ``model`` takes them.
+    """
+
+    algorithm: Literal["auto"]
+    candidates: list[AlgorithmSettings] = Field(
+        default_factory=lambda: [model_settings(a) for a in DEFAULT_CANDIDATES],
+        min_length=2,
+        max_length=len(ALGORITHMS),
+    )
+
+    @field_validator("candidates")
+    @classmethod
+    def _each_algorithm_once(cls, candidates: list[Algorithm]) -> list[Algorithm]:
+        names = [c.algorithm for c in candidates]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"each algorithm can be a candidate once; {twice[0]} is listed twice")
+        return candidates
+
+    def candidate(self, algorithm: str) -> Algorithm:
+        """The settings of the candidate ``algorithm``."""
+        return next(c for c in self.candidates if c.algorithm == algorithm)
+
+
+UNTUNABLE_CHOICE = (
+    "a search tunes one algorithm, and this run chooses among candidates: choose first "
+    "(run --choose-algorithm), then tune the chosen one (run --tune)"
+)
+ModelSettings = Annotated[
+    Algorithm | Auto, Field(discriminator="algorithm"), BeforeValidator(_algorithm_shorthand)
+]
 
 
 class Training(_Settings):
@@ -535,6 +576,8 @@ class Project(Preparation):
 
     def untunable(self) -> str | None:
         """Why the tuning section has nothing to search for this project's algorithm, or None."""
+        if isinstance(self.model, Auto):
+            return UNTUNABLE_CHOICE
         if self.tuning is None or self.tuning.searched_for(self.model):
             return None
         return (

@@ -107,9 +107,21 @@ def trained_values(settings: dict[str, Any], tuned: dict[str, Any]) -> dict[str,
     return values
 
 
+def choice_params(choice) -> dict[str, Any]:
+    """What MLflow logs of an ``algorithm: auto`` run's choice: each candidate's score."""
+    params: dict[str, Any] = {
+        "chosen_from": ",".join(c.algorithm for c in choice.candidates),
+        "choice_reason": choice.reason,
+    }
+    for candidate in choice.candidates:
+        params[f"candidate.{candidate.algorithm}.{choice.metric}"] = round(candidate.value, 6)
+    return params
+
+
 def collect(input_dict: dict[str, list[types.Artifact]], settings: dict[str, Any]) -> dict:
     """What to log of a run: params, metrics, tags and the folder of the pushed model, if any."""
     from kubetfx.components.batch_predictions import model_dir
+    from kubetfx.components.candidates import read_choice
     from kubetfx.components.pusher import SERVING_VERSION_KEY
     from kubetfx.components.visualizations import model_class_names, overall_metrics, tuned_values
 
@@ -118,8 +130,12 @@ def collect(input_dict: dict[str, list[types.Artifact]], settings: dict[str, Any
     if input_dict.get("hyperparameters"):
         tuned = tuned_values(artifact_utils.get_single_instance(input_dict["hyperparameters"]).uri)
     schema = artifact_utils.get_single_instance(input_dict["schema"])
+    choice = read_choice(model)
+    if choice is not None:  # algorithm: auto; the chosen candidate is the model
+        settings = {**settings, "model": choice.chosen.settings}
     params = {
         **trained_values(settings, tuned),
+        **(choice_params(choice) if choice else {}),
         "eval_steps": settings["eval_steps"],
         "batch_size": settings["batch_size"],
         "tuned": bool(tuned),

@@ -16,6 +16,7 @@ from tfx import types
 from tfx.types import artifact_utils
 
 from kubetfx.components import charts
+from kubetfx.components.candidates import Choice, choice_rows, read_choice, shown_value
 from kubetfx.components.data_gate import feature_anomalies, load_anomalies
 from kubetfx.components.statistics import missing_share, present_count
 
@@ -44,6 +45,10 @@ def render(
         if schema_title == "system.Metrics":
             return prediction_metrics(drift)
         return page("Predictions", predictions_sections(drift))
+    if "model" in outputs and (choice := read_choice(outputs["model"][0])):
+        if schema_title == "system.Metrics":
+            return choice_metrics(choice)
+        return choice_markdown(choice)
     if "evaluation" in outputs:
         evaluation = outputs["evaluation"][0]
         blessing = outputs["blessing"][0]
@@ -54,6 +59,21 @@ def render(
             return classification_metrics(evaluation.uri, class_names) or {}
         return evaluation_markdown(evaluation.uri, blessing, class_names)
     raise ValueError(f"no view {output_name} ({schema_title}) for outputs {sorted(outputs)}")
+
+
+def model_algorithm(model) -> str:
+    """What trained a Model artifact (TFX's or ML Metadata's): its algorithm, and any choice."""
+    from tfx.utils import path_utils
+
+    from kubetfx.components.predictions import read_label_info
+
+    info = read_label_info(path_utils.serving_model_dir(model.uri)) or {}
+    algorithm = info.get("algorithm", "?")
+    choice = read_choice(model)
+    if choice is None:
+        return algorithm
+    others = ", ".join(c.algorithm for c in choice.candidates[1:])
+    return f"{algorithm}, chosen over {others}"
 
 
 def model_class_names(model_uri: str) -> list[str]:
@@ -245,11 +265,6 @@ def best_trial_metrics(trials: list[dict[str, Any]]) -> dict[str, float]:
     return metrics
 
 
-def shown_value(value: Any) -> str:
-    """A tried or chosen value as the views show it: floats to four significant digits."""
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
 def searched_settings(trials: list[dict[str, Any]]) -> list[str]:
     """The settings the trials tried, in the order they first appear."""
     return list(dict.fromkeys(k for t in trials for k in t if k not in ("trial_id", "score")))
@@ -292,6 +307,32 @@ def tuning_sections(trials: list[dict[str, Any]], chosen: dict[str, Any]) -> str
         tuning_markdown(trials, chosen).replace("# ", "## ", 1), extensions=["tables"]
     )
     return text.replace("<table>", chart + "<table>", 1) if "<table>" in text else text
+
+
+# Algorithm choice -------------------------------------------------------------
+
+
+def choice_markdown(choice: Choice) -> str:
+    """The choice as the dashboard and the report show it: the verdict, then the table."""
+    rows = choice_rows(choice)
+    lines = [
+        "# Algorithm choice",
+        "",
+        f"**Chosen: {_cell(choice.chosen.algorithm)}.** {_cell(choice.reason)}.",
+        "",
+        f"Each candidate trained on the train split; scored on the eval split "
+        f"({choice.chosen.rows:,} rows) by the gate's metric, best first.",
+        "",
+        "| " + " | ".join(_cell(c) for c in rows[0]) + " |",
+        "|---" * len(rows[0]) + "|",
+    ]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def choice_metrics(choice: Choice) -> dict[str, float]:
+    """The dashboard's numbers of a choice: each candidate's score."""
+    return {f"{c.algorithm}_{choice.metric}": float(c.value) for c in choice.candidates}
 
 
 # Predictions ------------------------------------------------------------------

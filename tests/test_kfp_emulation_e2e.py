@@ -460,20 +460,30 @@ def tracked_run(workspace, tuned_runs, tmp_path_factory):
     """
     folder = tmp_path_factory.mktemp("tracking")
     with mlflow_server(folder) as url:
-        package = folder / "tracked.yaml"
-        compiled = run_kubetfx(
-            "compile", "--data", TAXI_DATA_URI, *COMPILE_OPTIONS,
-            "--track", url, "--output", str(package),
-        )  # fmt: skip
-        assert compiled.returncode == 0, compiled.stderr
-        params = [*FAST, f"serving_dir={contract.SERVING_MOUNT}/tracked"]
-        result = run_kubetfx(
-            "emulate", str(package), "--output-dir", str(workspace / "out"),
-            *[arg for pair in params for arg in ("--param", pair)],
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout + result.stderr
-        run_id = re.search(r"run ([0-9a-f-]{36}) succeeded", result.stdout).group(1)
+        _, result, run_id = _compiled_and_emulated(
+            workspace, folder / "tracked.yaml", ["--track", url], "tracked"
+        )
         yield url, result, run_id, folder
+
+
+def _compiled_and_emulated(workspace, package, options: list[str], serving: str):
+    """The first run's data compiled with ``options``, emulated through the CLI.
+
+    It pushes to a serving folder of its own, ``serving``. Returns the package,
+    the emulation's result and its run id.
+    """
+    compiled = run_kubetfx(
+        "compile", "--data", TAXI_DATA_URI, *COMPILE_OPTIONS, *options, "--output", str(package)
+    )
+    assert compiled.returncode == 0, compiled.stderr
+    params = [*FAST, f"serving_dir={contract.SERVING_MOUNT}/{serving}"]
+    result = run_kubetfx(
+        "emulate", str(package), "--output-dir", str(workspace / "out"),
+        *[arg for pair in params for arg in ("--param", pair)],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_id = re.search(r"run ([0-9a-f-]{36}) succeeded", result.stdout).group(1)
+    return package, result, run_id
 
 
 def test_the_tracker_logs_the_run_to_the_mlflow_server_that_its_ui_shows(tracked_run):
@@ -500,3 +510,64 @@ def test_the_tracker_logs_the_run_to_the_mlflow_server_that_its_ui_shows(tracked
     # MLflow's own web UI lists the run.
     dom = browser.dom_of(f"{url}/#/experiments/{experiment.experiment_id}/runs", folder)
     assert run_id[:8] in dom
+
+
+# The choice stage (model.algorithm: auto): candidate Trainer tasks side by side, then the best.
+
+
+@pytest.fixture(scope="module")
+def chosen_run(workspace, tracked_run, tmp_path_factory):
+    """The first run's data compiled with --choose-algorithm and emulated through the CLI.
+
+    The data tasks come from the cache; the chosen model is pushed to a serving
+    folder of its own, so that no earlier run's model stands in its way.
+    """
+    package = tmp_path_factory.mktemp("choice") / "chosen.yaml"
+    return _compiled_and_emulated(workspace, package, ["--choose-algorithm"], "chosen")
+
+
+CANDIDATES = ("TrainerLinear", "TrainerWideAndDeep", "TrainerGradientBoostedTrees")
+
+
+def test_the_candidates_are_parallel_trainer_tasks_and_the_best_is_pushed(workspace, chosen_run):
+    import yaml
+
+    from kubetfx.components.predictions import read_label_info
+
+    package, result, run_id = chosen_run
+    spec = next(yaml.safe_load_all(package.read_text()))
+    tasks = spec["root"]["dag"]["tasks"]
+    for name in CANDIDATES:  # each waits for the shared Transform only, not for each other
+        assert not set(tasks[name]["dependentTasks"]) & set(CANDIDATES), tasks[name]
+        assert re.search(rf"{name} +complete", result.stdout), result.stdout
+    assert set(CANDIDATES) <= set(tasks["AlgorithmChoice"]["dependentTasks"])
+    assert "Transform" in tasks["TrainerLinear"]["dependentTasks"]
+    assert re.search(r"Transform +cached", result.stdout)
+    store = EmulatorStore(str(workspace / "out" / "metadata.db"))
+    # train_steps, given at run time, reaches the networks among the candidates.
+    assert store.input_parameters(run_id, "TrainerLinear")["override__train_args__num_steps"] == 100
+    (chosen,) = store.task_outputs(run_id, "AlgorithmChoice")["model"]
+    algorithm = chosen["metadata"]["algorithm"]
+    assert algorithm in ("linear", "wide_and_deep", "gradient_boosted_trees")
+    (version,) = os.listdir(workspace / "out" / "volumes" / contract.SERVING_PVC / "chosen")
+    pushed = workspace / "out" / "volumes" / contract.SERVING_PVC / "chosen" / version
+    assert read_label_info(str(pushed))["algorithm"] == algorithm
+
+
+def test_the_dashboard_and_status_show_the_candidates_and_why_the_best_won(workspace, chosen_run):
+    _, _, run_id = chosen_run
+    _, view = _view(workspace, run_id, "AlgorithmChoice", "choice_view")
+    text = view.read_text()
+    assert text.startswith("# Algorithm choice\n") and "**Chosen: " in text
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) == 4  # the header and three candidates
+    scores, _ = _view(workspace, run_id, "AlgorithmChoice", "candidate_scores")
+    values = {k: v for k, v in scores["metadata"].items() if k.endswith("_binary_accuracy")}
+    assert len(values) == 3 and all(0 < v <= 1 for v in values.values())
+    status = run_kubetfx("status", run_id, "--output-dir", str(workspace / "out"))
+    assert status.returncode == 0, status.stderr
+    assert "chosen: " in status.stdout and "has the highest binary_accuracy" in status.stdout
+    for algorithm in ("linear", "wide_and_deep", "gradient_boosted_trees"):
+        assert re.search(
+            rf"^ +{algorithm} +0\.\d{{4}} +\d+\.\d s +\d+\.\d\d MB", status.stdout, re.M
+        )

@@ -9,6 +9,7 @@ import os
 
 import click
 
+from kubetfx.components.candidates import NODE as CHOICE_NODE
 from kubetfx.components.kfp_contract import TRACKED_RUN, TRACKING_NOTE
 from kubetfx.pipelines.cli.common import (
     CONFIG,
@@ -115,17 +116,23 @@ def status(run_id, config_path, output_dir) -> None:
         f"run {run_id}: {run.outcome} ({run.seconds:.1f} s; {run.ran} ran, "
         f"{run.cached} cached{reused})"
     )
+    width = max([20, *(len(e.node_id) for e in run.executions)])
     for execution in run.executions:
         if execution.node_id in run.reused:
-            click.echo(f"  {execution.node_id:<20} taken from {source}")
+            click.echo(f"  {execution.node_id:<{width}} taken from {source}")
             continue
-        click.echo(f"  {execution.node_id:<20} {execution.state:<9} {execution.seconds:7.1f} s")
+        click.echo(
+            f"  {execution.node_id:<{width}} {execution.state:<9} {execution.seconds:7.1f} s"
+        )
         for key, artifacts in sorted(execution.outputs.items()):
             for artifact in artifacts:
                 kind = types.get(artifact.type_id, "?")
                 click.echo(f"      {key} ({kind}): {artifact.uri}")
         if execution.node_id == "Tuner" and execution.outputs.get("tuner_results"):
             for line in _trial_lines(execution):
+                click.echo(f"      {line}")
+        if execution.node_id == CHOICE_NODE and execution.outputs.get("model"):
+            for line in _choice_lines(execution.outputs["model"][0]):
                 click.echo(f"      {line}")
         for record in execution.outputs.get(TRACKED_RUN, []):
             if TRACKING_NOTE in record.custom_properties:
@@ -138,6 +145,30 @@ def status(run_id, config_path, output_dir) -> None:
     log = runs_lib.run_log(output_dir, run_id)
     if log:
         click.echo(f"log: {log}")
+
+
+def _choice_lines(model) -> list[str]:
+    """The choice among the candidates, as a text table, best first, and why."""
+    from kubetfx.components.candidates import choice_rows, read_choice
+
+    choice = read_choice(model)
+    if choice is None:
+        return []
+    rows = choice_rows(choice)
+    return [
+        f"chosen: {choice.reason}",
+        f"candidates, best first (scored on {choice.chosen.rows:,} eval rows):",
+        *_table(rows),
+    ]
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows of text cells as aligned lines, each indented by two spaces."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 def _trial_lines(tuner) -> list[str]:
@@ -158,12 +189,8 @@ def _trial_lines(tuner) -> list[str]:
         ]
         for t in trials
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [f"trials, best first ({len(trials)}; the score is the tuning objective):"]
-    for row in rows:
-        lines.append(
-            "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        )
+    lines += _table(rows)
     if chosen:
         values = ", ".join(f"{k} = {visualizations.shown_value(v)}" for k, v in chosen.items())
         lines.append(f"the Trainer trains with: {values}")
@@ -219,6 +246,8 @@ def compare(run_a, run_b, config_path, output_dir) -> None:
             result = compare_runs(output_dir, run_a, run_b, pipeline_name)
     except UserError as e:
         fail(e)
+    click.echo(f"model A: {result.models[0]}")
+    click.echo(f"model B: {result.models[1]}")
     width = max([22, *(len(name) for name, _, _ in result.metrics)])
     click.echo(f"{'metrics (overall)':<{width + 2}} {'A':>10} {'B':>10} {'B - A':>10}")
     for name, a, b in result.metrics:

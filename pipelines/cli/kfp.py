@@ -17,6 +17,7 @@ from kubetfx.pipelines.cli.common import (
 )
 from kubetfx.pipelines.cli.project_options import (
     check_tuning,
+    chosen_algorithm,
     training_options,
     tuning_options,
     with_options,
@@ -120,6 +121,7 @@ def compile_command(
     serving_dir,
     target,
     algorithm,
+    choose_algorithm,
     train_steps,
     eval_steps,
     min_accuracy,
@@ -152,7 +154,7 @@ def compile_command(
     try:
         given = {
             "--schema": schema_file,
-            "--algorithm": algorithm,
+            "--algorithm": chosen_algorithm(algorithm, choose_algorithm),
             "--train-steps": train_steps,
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,
@@ -168,7 +170,7 @@ def compile_command(
                 f"{', '.join(training_only)} set training, which the predict pipeline does not "
                 "do; leave it out, or compile --pipeline train"
             )
-        check_tuning(loaded, tune, max_trials)
+        check_tuning(loaded, tune, max_trials, given["--algorithm"])
         loaded = with_options(
             loaded, {k: v for k, v in given.items() if k not in ("--tune", "--hyperparameters")}
         )

@@ -9,7 +9,7 @@ import os
 
 import click
 
-from kubetfx.components.project import ALGORITHMS
+from kubetfx.components.project import ALGORITHMS, AUTO, UNTUNABLE_CHOICE, Auto
 from kubetfx.pipelines.errors import UserError
 
 # option -> the dotted project setting it replaces.
@@ -26,10 +26,18 @@ OPTION_SETTINGS = {
 
 ALGORITHM = click.option(
     "--algorithm",
-    type=click.Choice(list(ALGORITHMS)),
+    type=click.Choice([*ALGORITHMS, AUTO]),
     default=None,
     help="The model to train, with its settings from the project file when the file names "
-    "this algorithm, else its defaults.  [default: the project's model.algorithm]",
+    "this algorithm, else its defaults; auto chooses, as --choose-algorithm does.  "
+    "[default: the project's model.algorithm, or the algorithm an earlier choice kept]",
+)
+CHOOSE_ALGORITHM = click.option(
+    "--choose-algorithm",
+    is_flag=True,
+    help="Train the project's candidates side by side (model.candidates, default: "
+    "linear, wide_and_deep and gradient_boosted_trees) and go on with the best on the eval "
+    "split by the gate's metric; later runs train the chosen one.",
 )
 SCHEMA = click.option(
     "--schema",
@@ -80,10 +88,25 @@ def tuning_options(command):
     return command
 
 
-def check_tuning(loaded, tune: bool, max_trials: int | None) -> None:
-    """Refuses tuning options that cannot apply, before anything else is done."""
+def chosen_algorithm(algorithm: str | None, choose_algorithm: bool) -> str | None:
+    """The --algorithm value that --algorithm and --choose-algorithm give together."""
+    if choose_algorithm and algorithm not in (None, AUTO):
+        raise UserError(
+            f"--choose-algorithm chooses among candidates; --algorithm {algorithm} names one: "
+            "pick one"
+        )
+    return AUTO if choose_algorithm else algorithm
+
+
+def check_tuning(loaded, tune: bool, max_trials: int | None, algorithm: str | None = None) -> None:
+    """Refuses tuning options that cannot apply, before anything else is done.
+
+    ``algorithm`` is the --algorithm value, if one was given.
+    """
     if max_trials is not None and not tune:
         raise UserError("--max-trials applies to a tuned run; add --tune")
+    if tune and (algorithm == AUTO or algorithm is None and isinstance(loaded.project.model, Auto)):
+        raise UserError(f"--tune: {UNTUNABLE_CHOICE}")
     if tune and loaded.project.tuning is None:
         from kubetfx.components.project import tunable_settings
 
@@ -120,8 +143,8 @@ def with_tracking(loaded, track: str | None):
 
 
 def training_options(command):
-    """--schema, --algorithm, --train-steps, --eval-steps and --min-accuracy, in that order."""
-    for option in (MIN_ACCURACY, EVAL_STEPS, TRAIN_STEPS, ALGORITHM, SCHEMA):
+    """--schema, --algorithm, --choose-algorithm, --train-steps, --eval-steps, --min-accuracy."""
+    for option in (MIN_ACCURACY, EVAL_STEPS, TRAIN_STEPS, CHOOSE_ALGORITHM, ALGORITHM, SCHEMA):
         command = option(command)
     return command
 
@@ -138,9 +161,15 @@ def with_options(loaded, given: dict[str, object]):
         if option in ("--data", "--schema"):
             value = os.path.abspath(str(value))
         if option == "--algorithm":
-            if value == loaded.project.model.algorithm:
-                continue  # the project file's settings of it stand
-            value = {"algorithm": value}
+            model = loaded.project.model
+            if value == model.algorithm:
+                value = model.model_dump()  # the project file's settings of it stand
+            elif isinstance(model, Auto) and value != AUTO:
+                # a candidate's settings in the file stand for it
+                known = [c for c in model.candidates if c.algorithm == value]
+                value = known[0].model_dump() if known else {"algorithm": value}
+            else:
+                value = {"algorithm": value}
         if option == "--min-accuracy":
             from kubetfx.components.project import ACCURACY_METRICS
 
@@ -153,5 +182,5 @@ def with_options(loaded, given: dict[str, object]):
         changes[OPTION_SETTINGS[option]] = value
     if not changes:
         return loaded
-    options = {setting: option for option, setting in OPTION_SETTINGS.items()}
+    options = {setting: option for option, setting in OPTION_SETTINGS.items() if setting in changes}
     return loaded.with_overrides(changes, options)

@@ -16,6 +16,7 @@ from kubetfx.pipelines.cli.common import (
 from kubetfx.pipelines.cli.project_options import (
     TRACK,
     check_tuning,
+    chosen_algorithm,
     training_options,
     tuning_options,
     with_options,
@@ -55,6 +56,7 @@ def run(
     data_root,
     output_dir,
     algorithm,
+    choose_algorithm,
     train_steps,
     eval_steps,
     min_accuracy,
@@ -95,13 +97,13 @@ def run(
         given = {
             "--data": data_root,
             "--schema": schema_file,
-            "--algorithm": algorithm,
+            "--algorithm": chosen_algorithm(algorithm, choose_algorithm),
             "--train-steps": train_steps,
             "--eval-steps": eval_steps,
             "--min-accuracy": min_accuracy,
             "--max-trials": max_trials,
         }
-        check_tuning(loaded, tune, max_trials)
+        check_tuning(loaded, tune, max_trials, given["--algorithm"])
         loaded = with_tracking(with_options(loaded, given), track)
     except UserError as e:
         fail(e)

@@ -32,6 +32,8 @@ GENERIC_MODULES = {
         "networks.py",
         "forests.py",
         "predictions.py",
+        "algorithm_choice.py",  # a candidate's score
+        "candidates.py",
     ),
     TUNER_FN: (
         "project.py",

@@ -7,6 +7,10 @@ ExampleValidator → DataGate → Transform → [Tuner] → Trainer → Evaluato
 With ``--tune`` the Tuner searches the project's tuning section and the
 Trainer trains with its best values; without, the Trainer trains with the
 values of the last tuned run (imported), or the project's own.
+
+With ``model.algorithm: auto`` a Trainer per candidate (TrainerLinear, ...)
+takes Transform's outputs side by side, and AlgorithmChoice passes the best
+model on to the Evaluator and the Pusher (components/algorithm_choice.py).
 """
 
 from collections.abc import Callable, Sequence
@@ -21,7 +25,9 @@ from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2
 from tfx.types import standard_artifacts
 
 from kubetfx.components import (
+    algorithm_choice,
     baseline,
+    candidates,
     csv_example_gen,
     data_gate,
     eval_config,
@@ -29,6 +35,7 @@ from kubetfx.components import (
     pusher,
     tracking,
 )
+from kubetfx.components.project import UNTUNABLE_CHOICE, Auto
 from kubetfx.components.schema_import import ReviewedSchema
 from kubetfx.pipelines.definition import code
 from kubetfx.pipelines.definition.settings import RunSettings
@@ -136,7 +143,11 @@ def create_components(
         "batch_size": project.training.batch_size,
     }
     hyperparameters = None
-    if settings.tune:
+    if isinstance(project.model, Auto):
+        if settings.tune:
+            raise UserError(f"--tune: {UNTUNABLE_CHOICE}")
+        tuning_nodes = []  # candidates train with their own settings, not tuned ones
+    elif settings.tune:
         tuner_fn = code.resolve(None, code.TUNER_FN)
         tuner = tfx_components.Tuner(
             tuner_fn=tuner_fn.module_path,
@@ -160,12 +171,20 @@ def create_components(
     else:
         tuning_nodes = []
 
-    trainer = tfx_components.Trainer(
-        run_fn=run_fn.module_path,
-        hyperparameters=hyperparameters,
-        **training_inputs,
-        custom_config={**training_config, "code_fingerprint": run_fn.fingerprint},
-    )
+    if isinstance(project.model, Auto):
+        training_nodes = choose_algorithm(
+            project.model, loaded, training_inputs, training_config, run_fn
+        )
+    else:
+        training_nodes = [
+            tfx_components.Trainer(
+                run_fn=run_fn.module_path,
+                hyperparameters=hyperparameters,
+                **training_inputs,
+                custom_config={**training_config, "code_fingerprint": run_fn.fingerprint},
+            )
+        ]
+    trained_model = training_nodes[-1].outputs["model"]
 
     pushed_model = baseline.LatestPushedModel(
         serving_dir=settings.serving_dir,
@@ -175,7 +194,7 @@ def create_components(
     )
     model_evaluator = tfx_components.Evaluator(
         examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
+        model=trained_model,
         baseline_model=pushed_model.outputs["model"],
         eval_config=eval_config.make_eval_config(project),
         module_path=evaluator.MODULE_PATH,  # loads decision forests in the Beam workers
@@ -183,7 +202,7 @@ def create_components(
     model_evaluator.executor_spec = executor_spec.BeamExecutorSpec(evaluator.Executor)
 
     model_pusher = tfx_components.Pusher(
-        model=trainer.outputs["model"],
+        model=trained_model,
         model_blessing=model_evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=settings.serving_dir)
@@ -195,7 +214,7 @@ def create_components(
     if settings.tracking_uri:
         tracking_nodes.append(
             tracking.Tracker(
-                model=trainer.outputs["model"],
+                model=trained_model,
                 evaluation=model_evaluator.outputs["evaluation"],
                 blessing=model_evaluator.outputs["blessing"],
                 pushed_model=model_pusher.outputs["pushed_model"],
@@ -223,12 +242,40 @@ def create_components(
         gate,
         transform,
         *tuning_nodes,
-        trainer,
+        *training_nodes,
         pushed_model,
         model_evaluator,
         model_pusher,
         *tracking_nodes,
     ]
+
+
+def choose_algorithm(
+    model: Auto, loaded: ProjectFile, training_inputs: dict, training_config: dict, run_fn
+) -> list[base_node.BaseNode]:
+    """A Trainer per candidate, then AlgorithmChoice, which outputs the best one's model."""
+    metric = loaded.project.gate_metric
+    trainers = {
+        candidate.algorithm: tfx_components.Trainer(
+            run_fn=run_fn.module_path,
+            **training_inputs,
+            custom_config={
+                **training_config,
+                "model": candidate.model_dump(mode="json"),
+                "candidate": {"metric": metric.name},
+                "code_fingerprint": run_fn.fingerprint,
+            },
+        ).with_id(candidates.candidate_node(candidate.algorithm))
+        for candidate in model.candidates
+    }
+    choice = algorithm_choice.AlgorithmChoice(
+        models={name: trainer.outputs["model"] for name, trainer in trainers.items()},
+        candidates=[c.model_dump(mode="json") for c in model.candidates],
+        metric=metric.name,
+        higher_is_better=metric.higher_is_better,
+        project_algorithm=loaded.file_algorithm or model.algorithm,
+    )
+    return [*trainers.values(), choice]
 
 
 def tracked_settings(loaded: ProjectFile) -> dict:

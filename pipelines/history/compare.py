@@ -3,6 +3,7 @@
 import dataclasses
 import os
 
+from kubetfx.components.candidates import trained_model
 from kubetfx.components.statistics import missing_share, present_count
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.history import runs as runs_lib
@@ -18,6 +19,7 @@ MISSING_SHIFT_LIMIT = 0.1
 @dataclasses.dataclass
 class Comparison:
     metrics: list[tuple[str, float | None, float | None]]  # name, run A, run B
+    models: tuple[str, str]  # what trained each run's model (visualizations.model_algorithm)
     schema_changes: list[str]
     drift: list[tuple[str, str, float, bool]]  # split:feature, measure, value, drifted
 
@@ -33,8 +35,15 @@ def _metrics(outputs) -> dict[str, float]:
     evaluation = outputs.get("Evaluator", {}).get("evaluation")
     if not evaluation:
         return {}
-    models = outputs.get("Trainer", {}).get("model")
+    models = trained_model(outputs)
     return overall_metrics(evaluation[0].uri, model_class_names(models[0].uri) if models else [])
+
+
+def _model(outputs) -> str:
+    from kubetfx.components.visualizations import model_algorithm
+
+    models = trained_model(outputs)
+    return model_algorithm(models[0]) if models else "none trained"
 
 
 def _schema(outputs):
@@ -71,6 +80,7 @@ def compare_runs(
     store = runs_lib.open_store(os.path.join(output_dir, "metadata.db"))
     a, b = (_outputs(store, r, pipeline_name) for r in (run_a, run_b))
     metrics_a, metrics_b = _metrics(a), _metrics(b)
+    models = (_model(a), _model(b))
     metrics = [
         (name, metrics_a.get(name), metrics_b.get(name))
         for name in sorted(set(metrics_a) | set(metrics_b))
@@ -131,7 +141,7 @@ def compare_runs(
                         distance > CATEGORY_SHIFT_LIMIT,
                     )
                 )
-    return Comparison(metrics, schema_changes, drift)
+    return Comparison(metrics, models, schema_changes, drift)
 
 
 def _one_line(feature) -> str:

@@ -412,3 +412,18 @@ def latest_tuned(metadata_path: str, pipeline_name: str) -> str | None:
             if execution.node_id == TUNER_NODE and execution.state in SUCCEEDED and found:
                 return found[0].uri
     return None
+
+
+def latest_choice(metadata_path: str, pipeline_name: str):
+    """The choice of the newest run of a pipeline that chose its algorithm, if any."""
+    from kubetfx.components.candidates import NODE, read_choice
+
+    if pipeline_name not in recorded_pipelines(metadata_path):
+        return None
+    store = connect(metadata_path)
+    for run_id in run_ids(store, pipeline_name):
+        for execution in run_executions(store, run_id):
+            found = execution.outputs.get("model")
+            if execution.node_id == NODE and execution.state in SUCCEEDED and found:
+                return read_choice(found[0])
+    return None

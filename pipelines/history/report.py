@@ -13,6 +13,7 @@ import os
 
 from ml_metadata.proto import metadata_store_pb2
 
+from kubetfx.components.candidates import read_choice, trained_model
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.history import runs as runs_lib
@@ -183,13 +184,20 @@ def build_report(output_dir: str, run_id: str, pipeline_name: str | None = None)
             )
             + "</section>"
         )
+    models = trained_model({node: e.outputs for node, e in by_node.items()})
+    choice = read_choice(models[0]) if models else None
+    if choice:
+        body.append(
+            '<section id="choice">'
+            + _markdown(visualizations.choice_markdown(choice).replace("# ", "## ", 1))
+            + "</section>"
+        )
     evaluator = by_node.get("Evaluator")
     if evaluator and evaluator.outputs.get("evaluation"):
         evaluation = evaluator.outputs["evaluation"][0].uri
         blessing = metadata.as_tfx_artifact(
             evaluator.outputs["blessing"][0], standard_artifacts.ModelBlessing
         )
-        models = by_node["Trainer"].outputs.get("model") if "Trainer" in by_node else None
         class_names = visualizations.model_class_names(models[0].uri) if models else []
         text = visualizations.evaluation_markdown(evaluation, blessing, class_names)
         body.append(

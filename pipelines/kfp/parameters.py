@@ -119,6 +119,7 @@ TRAIN_STEPS = RunParameter(
     parameter_type="NUMBER_INTEGER",
     bindings=(
         ("Trainer", "override__train_args__num_steps"),
+        *((task, "override__train_args__num_steps") for task in contract.CANDIDATE_TASKS),
         (contract.TRACKER_NODE, "train_steps"),
     ),
     description="Training steps",

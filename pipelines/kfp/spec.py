@@ -1,6 +1,8 @@
 """What the compiled spec contains, shared by the compiler and the emulator."""
 
 from kubetfx import __version__
+from kubetfx.components.candidates import NODE as CHOICE_TASK
+from kubetfx.components.candidates import candidate_node
 from kubetfx.components.kfp_contract import (  # noqa: F401
     CODE_DIGEST_ARG,
     DATA_FINGERPRINT_INPUT,
@@ -11,7 +13,7 @@ from kubetfx.components.kfp_contract import (  # noqa: F401
     PACKAGE_SCHEME,
     TRACKER_NODE,
 )
-from kubetfx.components.project import Project
+from kubetfx.components.project import ALGORITHMS, Project
 
 # The image every task runs in, unless compile is given another: kubetfx's own,
 # as `make image` tags it.
@@ -54,6 +56,7 @@ VISUALIZATION_OUTPUTS = {
     "Evaluator": {"evaluation_view": "system.Markdown", "metrics": "system.Metrics"},
     "Predictions": {"predictions_view": "system.HTML", "prediction_metrics": "system.Metrics"},
     "Tuner": {"tuning_view": "system.Markdown", "best_trial": "system.Metrics"},
+    CHOICE_TASK: {"choice_view": "system.Markdown", "candidate_scores": "system.Metrics"},
 }
 # The ROC curve and confusion matrix, which the dashboard draws, of a classifier.
 CLASSIFICATION_OUTPUT = {"classification_metrics": "system.ClassificationMetrics"}
@@ -83,6 +86,9 @@ BEAM_WORK_PVC = "kubetfx-beam-work"
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 ENTRYPOINT = ["python", "-m", "kubetfx.components.kfp_entrypoint"]
 
+# The Trainers of model.algorithm: auto's candidates, one per algorithm.
+CANDIDATE_TASKS = tuple(candidate_node(algorithm) for algorithm in ALGORITHMS)
+
 # Kubernetes requests and limits per task (CPU cores, memory in GB), in the
 # ResourceSpec fields KFP 2.x honours. Beam and TensorFlow tasks get more.
 HEAVY_TASKS = (
@@ -91,6 +97,7 @@ HEAVY_TASKS = (
     "Transform",
     "Tuner",
     "Trainer",
+    *CANDIDATE_TASKS,
     "Evaluator",
     "BulkInferrer",
     "Predictions",

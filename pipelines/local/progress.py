@@ -63,6 +63,7 @@ class ProgressReporter(logging.Handler):
         self._metadata_path = metadata_path
         self._run_id = run_id
         self._nodes = list(nodes)
+        self._width = max([20, *(len(n) for n in self._nodes)])
         self.components: list[ComponentProgress] = []
         self._by_execution: dict[int, ComponentProgress] = {}
         self._rows: dict[str, str] = {}  # the running data step's last progress text
@@ -198,7 +199,10 @@ class ProgressReporter(logging.Handler):
     def _finish(self, component: ComponentProgress, finished: float) -> None:
         component.finished = max(finished, component.started)
         self._rows.pop(component.node_id, None)
-        line = f"  {component.node_id:<20} {component.outcome:<8} {component.seconds:6.1f} s"
+        line = (
+            f"  {component.node_id:<{self._width}} {component.outcome:<8} "
+            f"{component.seconds:6.1f} s"
+        )
         self._console.print(Text(line), soft_wrap=True)
 
     def _running_line(self) -> Text:
@@ -206,5 +210,5 @@ class ProgressReporter(logging.Handler):
         if current is None:
             return Text("")
         rows = self._rows.get(current.node_id)
-        line = f"  {current.node_id:<20} running… {current.seconds:4.0f} s"
+        line = f"  {current.node_id:<{self._width}} running… {current.seconds:4.0f} s"
         return Text(line + (f"  {rows}" if rows else ""))

@@ -83,6 +83,32 @@ def tracking_uri(loaded: ProjectFile, settings: RunSettings) -> str | None:
     )
 
 
+def with_kept_choice(loaded: ProjectFile, metadata_path: str) -> tuple[ProjectFile, str | None]:
+    """The project training the algorithm an earlier run chose, and a line saying so.
+
+    The choice (``algorithm: auto``, ``--choose-algorithm``) is kept while the
+    project file names the algorithm it named when the choice was made, and no
+    ``--algorithm`` is given; the chosen candidate's settings come with it.
+    """
+    from kubetfx.components.project import Auto
+
+    model = loaded.project.model
+    if "model" in loaded.options or isinstance(model, Auto):
+        return loaded, None
+    choice = metadata.latest_choice(metadata_path, loaded.project.name)
+    if choice is None or choice.project_algorithm != loaded.file_algorithm:
+        return loaded, None
+    chosen = choice.chosen.algorithm
+    if chosen == model.algorithm:
+        return loaded, None  # the file's own settings of it stand
+    kept = loaded.with_overrides({"model": choice.chosen.settings}, {"model": "the kept choice"})
+    return kept, (
+        f"trains {chosen}, which an earlier run chose over {choice.candidates[1].algorithm} "
+        f"and the rest ({choice.metric} {choice.chosen.value:.4f}); --algorithm, or another "
+        "algorithm in the project file, trains another"
+    )
+
+
 def _python_path(folders: list[str]) -> None:
     """Makes the project's own code files importable here and in Beam's worker processes."""
     for folder in reversed(folders):
@@ -139,6 +165,9 @@ def run(
         use_installed_tfx()
         # What LocalDagRunner.run does, with the run id given here rather than
         # picked inside (run_with_ir then finds it substituted already).
+        loaded, kept = with_kept_choice(loaded, settings.metadata_path)
+        if kept:
+            terminal.write(f"kubetfx: {kept}\n")
         if not settings.tune:  # train with the last tuned values, if there are any
             tuned = metadata.latest_tuned(settings.metadata_path, loaded.project.name)
             settings = dataclasses.replace(settings, hyperparameters=tuned)

@@ -59,6 +59,8 @@ class ProjectFile:
     lines: dict[Loc, int]
     # Settings given on the command line, by dotted name, with the option that gave them.
     options: dict[str, str] = dataclasses.field(default_factory=dict)
+    # The model.algorithm the file itself names (options may train another).
+    file_algorithm: str = ""
 
     @property
     def folder(self) -> str:
@@ -98,7 +100,9 @@ class ProjectFile:
         schema_text = self.schema_text
         if project.schema_file != self.project.schema_file:
             schema_text = _read_schema(project.schema_file, self.path, self.lines, given)
-        loaded = ProjectFile(project, self.path, schema_text, self.lines, given)
+        loaded = ProjectFile(
+            project, self.path, schema_text, self.lines, given, self.file_algorithm
+        )
         check_against_schema(loaded)
         return loaded
 
@@ -131,7 +135,8 @@ def load_project(path: str | None = None) -> ProjectFile:
     project = _validate(data, path, lines)
     folder = os.path.dirname(path)
     project = _with_absolute_paths(project, folder)
-    loaded = ProjectFile(project, path, _read_schema(project.schema_file, path, lines), lines)
+    schema_text = _read_schema(project.schema_file, path, lines)
+    loaded = ProjectFile(project, path, schema_text, lines, file_algorithm=project.model.algorithm)
     check_against_schema(loaded)
     return loaded
 
@@ -375,8 +380,13 @@ def _first_error(error: ValidationError, lines: dict[Loc, int]) -> tuple[Loc, st
     loc, kind = first["loc"], first["type"]
     place = _yaml_loc(loc, lines)
     if kind == "extra_forbidden":
-        if len(loc) >= 2 and loc[-2] in model.ALGORITHMS:
+        if len(loc) >= 2 and loc[-2] in (*model.ALGORITHMS, model.AUTO):
             owners = [a for a, cls in model.ALGORITHMS.items() if loc[-1] in cls.model_fields]
+            if owners and loc[-2] == model.AUTO:
+                return loc, (
+                    f"auto has no {loc[-1]}; give it to a candidate in model.candidates, e.g. "
+                    f"{{algorithm: {owners[0]}, {loc[-1]}: ...}}"
+                )
             if owners:
                 return loc, f"{loc[-2]} has no {loc[-1]}; that is a setting of " + " and ".join(
                     owners

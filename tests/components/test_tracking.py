@@ -194,3 +194,28 @@ def test_a_forest_logs_its_algorithm_and_its_own_settings_and_no_train_steps():
         "shrinkage": 0.1,
         "min_examples": 5,
     }
+
+
+def test_a_chosen_model_logs_the_chosen_algorithm_and_every_candidates_score(artifacts):
+    from kubetfx.components.candidates import CHOICE_PROPERTY, Candidate, rank
+
+    trees = {"algorithm": "gradient_boosted_trees", "num_trees": 40}
+    choice = rank(
+        [
+            Candidate("linear", 0.71, 300, 2.0, 100, {"algorithm": "linear"}),
+            Candidate("gradient_boosted_trees", 0.83, 300, 4.0, 200, trees),
+        ],
+        "binary_accuracy",
+        True,
+        "wide_and_deep",
+    )
+    (model,) = artifacts["model"]
+    model.set_string_custom_property(CHOICE_PROPERTY, choice.to_json())
+    auto = {**SETTINGS, "model": {"algorithm": "auto"}, "data": "/d", "train_steps": 9}
+    params = tracking.collect(artifacts, auto)["params"]
+    assert params["algorithm"] == "gradient_boosted_trees" and params["num_trees"] == 40
+    assert "train_steps" not in params  # a forest's
+    assert params["chosen_from"] == "gradient_boosted_trees,linear"
+    assert params["candidate.linear.binary_accuracy"] == 0.71
+    assert params["candidate.gradient_boosted_trees.binary_accuracy"] == 0.83
+    assert params["choice_reason"] == choice.reason

@@ -222,10 +222,11 @@ class Emulator:
 
     def _report(self, results: dict[str, TaskResult], result: TaskResult) -> None:
         results[result.name] = result
+        width = max([20, *(len(name) for name in self.pipeline_spec["root"]["dag"]["tasks"])])
         if result.state == "not run":
-            self.out.write(f"  {result.name:<20} not run\n")
+            self.out.write(f"  {result.name:<{width}} not run\n")
         else:
-            self.out.write(f"  {result.name:<20} {result.state:<9} {result.seconds:6.1f} s\n")
+            self.out.write(f"  {result.name:<{width}} {result.state:<9} {result.seconds:6.1f} s\n")
         self.out.flush()
 
     def _start(self, store, driver, run_id, name, task, pool, take: bool = False):

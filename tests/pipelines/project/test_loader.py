@@ -238,3 +238,49 @@ def test_the_data_must_have_every_column_the_project_reads(tmp_path):
         f"{tmp_path / 'kubetfx.yaml'}:12: features.colour: the data in data/ has no column "
         "colour; its columns are: petal, count, species"
     )
+
+
+def test_auto_trains_the_default_candidates_or_the_files_own(tmp_path):
+    loaded = load_project(str(_write(tmp_path, PROJECT + "model: auto\n")))
+    assert loaded.file_algorithm == "auto"
+    assert [c.algorithm for c in loaded.project.model.candidates] == [
+        "linear",
+        "wide_and_deep",
+        "gradient_boosted_trees",
+    ]
+    own = "model:\n  algorithm: auto\n  candidates: [linear, {algorithm: dnn, hidden_units: [8]}]\n"
+    model = load_project(str(_write(tmp_path, PROJECT + own))).project.model
+    assert [c.algorithm for c in model.candidates] == ["linear", "dnn"]
+    assert model.candidate("dnn").hidden_units == [8]
+
+
+@pytest.mark.parametrize(
+    "model, expected",
+    [
+        (
+            "{algorithm: auto, candidates: [linear]}",
+            "model.candidates: list should have at least 2 items after validation, not 1",
+        ),
+        (
+            "{algorithm: auto, candidates: [linear, linear]}",
+            "model.candidates: each algorithm can be a candidate once; linear is listed twice",
+        ),
+        (
+            "{algorithm: auto, candidates: [linear, {algorithm: dnn, num_trees: 3}]}",
+            "model.candidates[1].num_trees: dnn has no num_trees; that is a setting of "
+            "gradient_boosted_trees and random_forest",
+        ),
+        (
+            "{algorithm: auto, candidates: [linear, auto]}",
+            "model.candidates[1]: 'auto' is not one of: linear, dnn, wide_and_deep, "
+            "gradient_boosted_trees, random_forest",
+        ),
+        (
+            "{algorithm: auto, num_trees: 3}",
+            "model.num_trees: auto has no num_trees; give it to a candidate in "
+            "model.candidates, e.g. {algorithm: gradient_boosted_trees, num_trees: ...}",
+        ),
+    ],
+)
+def test_a_wrong_candidate_list_is_one_line(tmp_path, model, expected):
+    assert _error(tmp_path, PROJECT + f"model: {model}\n") == f"22: {expected}"
