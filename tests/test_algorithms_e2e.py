@@ -7,7 +7,9 @@ algorithms in turn through the real CLI (`run --algorithm`), in one output
 folder: the first run makes the data steps, the later ones take them from
 the cache. Every model is evaluated with the task's metrics, pushed, and
 scores the dataset with `kubetfx predict` as its own serving signature does.
-The default network, wide_and_deep, has tests/test_projects_e2e.py.
+What `init` drafts for these datasets, gradient_boosted_trees, has
+tests/test_projects_e2e.py; the taxi project's wide_and_deep has
+tests/test_local_pipeline_e2e.py.
 """
 
 import os
@@ -28,11 +30,11 @@ pytestmark = pytest.mark.e2e
 FAST = ["--train-steps", "200", "--eval-steps", "20"]
 # (dataset, algorithm), in the order they run: each dataset's first run makes its data steps.
 RUNS = [
-    ("breast_cancer", "gradient_boosted_trees"),
     ("breast_cancer", "linear"),
-    ("iris", "gradient_boosted_trees"),
+    ("breast_cancer", "random_forest"),
     ("iris", "dnn"),
-    ("diabetes", "gradient_boosted_trees"),
+    ("iris", "wide_and_deep"),
+    ("diabetes", "wide_and_deep"),
     ("diabetes", "random_forest"),
 ]
 # What each task's model must reach on the eval split.
@@ -125,3 +127,66 @@ def test_tune_searches_the_forests_own_settings(projects):
     assert {"num_trees", "max_depth", "shrinkage"} <= set(trials[0])
     assert not {"hidden_units", "learning_rate", "dropout"} & set(trials[0])
     assert trials[0]["score"] >= trials[1]["score"]  # sparse_categorical_accuracy: maximised
+
+
+def test_choose_algorithm_trains_the_candidates_pushes_the_best_and_later_runs_keep_it(projects):
+    """--choose-algorithm, then a plain run (the choice is kept), then --algorithm (it is not)."""
+    from kubetfx.components.candidates import read_choice
+    from kubetfx.pipelines.project.loader import load_project
+
+    root = projects("breast_cancer")
+    config = str(root / "project" / "kubetfx.yaml")
+    out = root / "project" / "kubetfx_output"
+    chose = run_kubetfx("run", "--config", config, "--choose-algorithm", *FAST)
+    assert chose.returncode == 0, chose.stdout + chose.stderr
+    for node in ("TrainerLinear", "TrainerWideAndDeep", "TrainerGradientBoostedTrees"):
+        assert f"  {node} " in chose.stdout
+    store = metadata.connect(str(out / "metadata.db"))
+    executions = {e.node_id: e for e in metadata.run_executions(store, metadata.latest_run(store))}
+    choice = read_choice(executions["AlgorithmChoice"].outputs["model"][0])
+    values = [c.value for c in choice.candidates]  # best first: binary_accuracy, highest
+    assert len(values) == 3 and values == sorted(values, reverse=True)
+    chosen = choice.chosen.algorithm
+    # The Evaluator judged the chosen model, and its accuracy is the score the choice read.
+    metrics = overall_metrics(executions["Evaluator"].outputs["evaluation"][0].uri, [])
+    assert metrics["binary_accuracy"] == pytest.approx(choice.chosen.value, abs=1e-4)
+    assert choice.chosen.rows == metrics["example_count"]
+    status = run_kubetfx("status", "latest", "--config", config)
+    assert f"chosen: {choice.reason}" in status.stdout
+
+    # The project file still names the algorithm it named when the choice was made: kept.
+    kept = run_kubetfx("run", "--config", config, *FAST)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    named_in_file = load_project(config).project.model.algorithm
+    assert choice.project_algorithm == named_in_file
+    if chosen != named_in_file:
+        assert f"kubetfx: trains {chosen}, which an earlier run chose over" in kept.stdout
+    store = metadata.connect(str(out / "metadata.db"))
+    executions = {e.node_id: e for e in metadata.run_executions(store, metadata.latest_run(store))}
+    model_uri = executions["Trainer"].outputs["model"][0].uri
+    info = predictions.read_label_info(os.path.join(model_uri, "Format-Serving"))
+    assert info["algorithm"] == chosen
+
+    # --algorithm trains what it names.
+    other = "linear" if chosen != "linear" else "gradient_boosted_trees"
+    named = run_kubetfx("run", "--config", config, "--algorithm", other, "--to", "Trainer", *FAST)
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert "an earlier run chose" not in named.stdout
+    store = metadata.connect(str(out / "metadata.db"))
+    executions = {e.node_id: e for e in metadata.run_executions(store, metadata.latest_run(store))}
+    model_uri = executions["Trainer"].outputs["model"][0].uri
+    info = predictions.read_label_info(os.path.join(model_uri, "Format-Serving"))
+    assert info["algorithm"] == other
+
+
+def test_a_choice_cannot_be_tuned_or_given_an_algorithm_too(projects):
+    config = str(projects("breast_cancer") / "project" / "kubetfx.yaml")
+    both = run_kubetfx("run", "--config", config, "--choose-algorithm", "--algorithm", "dnn")
+    assert both.returncode == 2
+    assert both.stderr.strip().splitlines()[-1] == (
+        "kubetfx: error: --choose-algorithm chooses among candidates; --algorithm dnn names "
+        "one: pick one"
+    )
+    tuned = run_kubetfx("run", "--config", config, "--choose-algorithm", "--tune")
+    assert tuned.returncode == 2
+    assert "--tune: a search tunes one algorithm" in tuned.stderr

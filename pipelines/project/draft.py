@@ -16,12 +16,15 @@ import os
 import re
 import shutil
 import tempfile
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
 from kubetfx.components.project import (
     ACCURACY_METRICS,
     ALGORITHMS,
+    AUTO,
+    DEFAULT_ALGORITHM,
     TASKS,
     Training,
     model_settings,
@@ -50,6 +53,9 @@ MAX_ACCURACY_GATE = 0.99
 # A binary label with one class above this share is gated on AUC instead of accuracy.
 IMBALANCED = 0.9
 IMBALANCED_AUC_GATE = 0.7
+# Above this many values (rows times features) a network is drafted rather than
+# boosted trees: a forest holds the whole train split in memory.
+MAX_FOREST_VALUES = 50_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -326,6 +332,22 @@ def _comment(note: str) -> str:
     return f"  # {' '.join(note.split())}" if note else ""
 
 
+def suggest_algorithm(rows: int, used: dict[str, Guess]) -> tuple[str, str]:
+    """The algorithm drafted for data of ``rows`` rows and the ``used`` features, and why."""
+    transforms = [g.spec if isinstance(g.spec, str) else g.spec["transform"] for g in used.values()]
+    categorical = sum(t in ("vocabulary", "identity") for t in transforms)
+    shape = f"{rows:,} rows, {categorical} of {len(used)} features categorical"
+    if rows * len(used) > MAX_FOREST_VALUES:
+        return DEFAULT_ALGORITHM, (
+            f"{shape}: a network learns from one batch at a time, where a forest would hold "
+            f"all {rows * len(used):,} values of the train split in memory"
+        )
+    return "gradient_boosted_trees", (
+        f"{shape}: boosted trees are often the strongest model on tables of this size, "
+        "and split on categories and raw numbers as they are"
+    )
+
+
 def project_name(folder: str) -> str:
     """A pipeline name from a folder name: lowercase letters, digits and dashes."""
     name = re.sub(r"[^a-z0-9]+", "-", os.path.basename(os.path.abspath(folder)).lower())
@@ -343,9 +365,11 @@ def render(
     slices: list[str],
 ) -> str:
     """The text of the drafted ``kubetfx.yaml``."""
-    model, training = model_settings(), Training()
+    training, network = Training(), model_settings(DEFAULT_ALGORITHM)
     used = {column: guess for column, guess in features.items() if guess.spec is not None}
     ignored = {column: guess for column, guess in features.items() if guess.spec is None}
+    algorithm, reason = suggest_algorithm(rows, used)
+    model = model_settings(algorithm)
     lines = [
         f"# kubetfx project drafted by `kubetfx init` from {rows} rows in {files} CSV file"
         f"{'s' if files != 1 else ''}.",
@@ -376,10 +400,16 @@ def render(
     lines += [
         "",
         "model:",
+        *(f"  # {line}" for line in textwrap.wrap(reason + ".", 86)),
+        "  # `kubetfx run --choose-algorithm` trains linear, wide_and_deep and",
+        "  # gradient_boosted_trees side by side and keeps the best on this data.",
         f"  algorithm: {model.algorithm}  # or "
-        + ", ".join(a for a in ALGORITHMS if a != model.algorithm),
-        f"  hidden_units: {_flow(model.hidden_units)}",
-        f"  learning_rate: {model.learning_rate}",
+        + ", ".join(a for a in (*ALGORITHMS, AUTO) if a != model.algorithm),
+        *(
+            f"  {name}: {_flow(value)}"
+            for name, value in model.model_dump().items()
+            if name != "algorithm"
+        ),
         "",
         "training:",
         f"  train_steps: {training.train_steps}",
@@ -399,10 +429,10 @@ def render(
         "tuning:",
         "  max_trials: 10",
         f"  objective: {label_guess.gate_metric}  # or loss",
-        "  learning_rate: {min: 0.0003, max: 0.01, log: true}",
-        f"  hidden_units: {_flow([model.hidden_units, [64, 32], [128, 64, 32]])}",
+        "  learning_rate: {min: 0.0003, max: 0.01, log: true}  # a network's settings",
+        f"  hidden_units: {_flow([network.hidden_units, [64, 32], [128, 64, 32]])}",
         "  dropout: [0.0, 0.1, 0.2]",
-        "  num_trees: [100, 300, 500]  # the forests' settings: searched for a forest",
+        "  num_trees: [100, 300, 500]  # a forest's settings",
         "  max_depth: [4, 6, 8]",
         "  shrinkage: [0.05, 0.1, 0.2]",
         "",

@@ -145,13 +145,12 @@ def test_the_rendered_draft_is_a_valid_project(tmp_path):
     assert project.ignore == ["id"]
     # A search ready for `run --tune`, ranked by the gate's metric; tracking left to the user.
     assert project.tuning.objective == project.evaluation.gate.metric
-    assert project.tuning.searched_for(project.model) == [
-        "learning_rate",
-        "hidden_units",
-        "dropout",
-    ]
-    forest = model_settings("gradient_boosted_trees")  # the draft searches a forest's too
-    assert project.tuning.searched_for(forest) == ["num_trees", "max_depth", "shrinkage"]
+    # 10 rows: boosted trees, with their reason above them
+    assert project.model == model_settings("gradient_boosted_trees")
+    assert "  # 10 rows, 1 of 2 features categorical: boosted trees are often" in text
+    assert project.tuning.searched_for(project.model) == ["num_trees", "max_depth", "shrinkage"]
+    network = model_settings("wide_and_deep")  # the draft searches a network's too
+    assert project.tuning.searched_for(network) == ["learning_rate", "hidden_units", "dropout"]
     assert project.tracking is None and "# tracking:" in text
     assert "  kind: {transform: identity, size: 4}  # check: codes split # over lines" in text
     assert text.count("# check:") == 3  # the task guess, kind and id
@@ -200,3 +199,20 @@ def test_init_drafts_a_project_that_loads_with_the_label_required(tmp_path):
     assert label.presence.min_fraction == 1.0
     assert label.HasField("shape") or label.value_count.min == 1
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == ["kubetfx.yaml", "schema.pbtxt"]
+
+
+def test_the_drafted_algorithm_follows_the_size_of_the_data():
+    used = {
+        "fare": Guess("standardize"),
+        "company": Guess("vocabulary"),
+        "hour": Guess({"transform": "identity", "size": 24}),
+    }
+    algorithm, reason = draft.suggest_algorithm(15_002, used)
+    assert algorithm == "gradient_boosted_trees"
+    assert reason.startswith("15,002 rows, 2 of 3 features categorical: boosted trees")
+    # Above 50 million values a forest would hold in memory: a network.
+    algorithm, reason = draft.suggest_algorithm(20_000_000, used)
+    assert algorithm == "wide_and_deep"
+    assert reason.endswith(
+        "where a forest would hold all 60,000,000 values of the train split in memory"
+    )
