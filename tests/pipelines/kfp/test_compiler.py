@@ -76,6 +76,8 @@ def test_per_run_parameters_have_defaults_and_reach_their_tasks(pipeline_spec):
         for task, input_name in parameter.bindings:
             if task == contract.TRACKER_NODE:
                 continue  # tracked packages only: test_tracking_compiler.py
+            if task in contract.CANDIDATE_TASKS:
+                continue  # packages that choose the algorithm: test_choice_compiler.py
             assert tasks[task]["inputs"]["parameters"][input_name] == {
                 "componentInputParameter": name
             }
@@ -89,9 +91,9 @@ def test_dashboard_views_are_outputs_of_the_tfx_tasks(pipeline_spec):
     components = pipeline_spec["components"]
     views = contract.visualization_outputs(TAXI.project)
     assert views["Evaluator"]["classification_metrics"] == "system.ClassificationMetrics"
-    # The predict pipeline's (test_predict_compiler.py) and the tuned one's
-    # (test_tuning_compiler.py).
-    for other in ("Predictions", "Tuner"):
+    # The predict pipeline's (test_predict_compiler.py), the tuned one's
+    # (test_tuning_compiler.py) and the choosing one's (test_choice_compiler.py).
+    for other in ("Predictions", "Tuner", "AlgorithmChoice"):
         views.pop(other)
         assert other not in components
     for task, outputs in views.items():
