@@ -36,23 +36,6 @@ from kubetfx.components.candidates import (
 from kubetfx.components.errors import TaskError
 
 
-def write_score(
-    model_dir: str, algorithm: str, metric: str, value: float, rows: int, train_seconds: float
-) -> None:
-    """What a candidate's run_fn leaves in its SavedModel folder for the choice."""
-    path = os.path.join(model_dir, SCORE_FILE)
-    fileio.makedirs(os.path.dirname(path))
-    score = {
-        "algorithm": algorithm,
-        "metric": metric,
-        "value": value,
-        "rows": rows,
-        "train_seconds": round(train_seconds, 1),
-    }
-    with fileio.open(path, "w") as f:
-        f.write(json.dumps(score))
-
-
 def folder_size(path: str) -> int:
     """Bytes of every file under ``path``."""
     total = 0

@@ -7,6 +7,7 @@ importing TFX: the CLI's read-only commands stay quick.
 
 import dataclasses
 import json
+import math
 import os
 from typing import Any
 
@@ -62,38 +63,56 @@ class Choice:
 
     @classmethod
     def from_json(cls, text: str) -> "Choice":
+        """The record as written; fields it does not know (a newer kubetfx's) are left out."""
         data = json.loads(text)
-        data["candidates"] = [Candidate(**c) for c in data["candidates"]]
-        return cls(**data)
+        data["candidates"] = [_known(Candidate, c) for c in data["candidates"]]
+        return _known(cls, data)
+
+
+def _known(cls, data: dict[str, Any]):
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def _shown_score(value: float) -> str:
+    return f"{value:.{TIE_DECIMALS}f}"
 
 
 def rank(
     candidates: list[Candidate], metric: str, higher_is_better: bool, project_algorithm: str
 ) -> Choice:
-    """The candidates best first: by the metric to ``TIE_DECIMALS``, then the faster to train."""
+    """The candidates best first: by the metric to ``TIE_DECIMALS``, then the faster to train.
+
+    A score that is not a number (a network that diverged) ranks last.
+    """
     sign = -1 if higher_is_better else 1
-    ranked = sorted(
-        candidates, key=lambda c: (sign * round(c.value, TIE_DECIMALS), c.train_seconds)
-    )
-    best = ranked[0]
-    if len(ranked) == 1:
+
+    def order(c: Candidate):
+        finite = math.isfinite(c.value)
+        return (not finite, sign * round(c.value, TIE_DECIMALS) if finite else 0, c.train_seconds)
+
+    ranked = sorted(candidates, key=order)
+    best, second = ranked[0], ranked[1] if len(ranked) > 1 else None
+    if not math.isfinite(best.value):
+        reason = f"no candidate has a {metric} score; {best.algorithm} trained fastest"
+    elif second is None:
         reason = f"{best.algorithm} was the only candidate"
+    elif not math.isfinite(second.value):
+        reason = f"{best.algorithm} is the only candidate with a {metric} score"
+    elif round(best.value, TIE_DECIMALS) == round(second.value, TIE_DECIMALS):
+        reason = (
+            f"{best.algorithm} and {second.algorithm} tie on {metric} "
+            f"({_shown_score(best.value)}); {best.algorithm} trained faster "
+            f"({best.train_seconds:.1f} s against {second.train_seconds:.1f} s)"
+        )
     else:
-        second = ranked[1]
-        if round(best.value, TIE_DECIMALS) == round(second.value, TIE_DECIMALS):
-            reason = (
-                f"{best.algorithm} and {second.algorithm} tie on {metric} "
-                f"({best.value:.4f}); {best.algorithm} trained faster "
-                f"({best.train_seconds:.1f} s against {second.train_seconds:.1f} s)"
-            )
-        else:
-            better = "higher" if higher_is_better else "lower"
-            reason = (
-                f"{best.algorithm} has the {'highest' if higher_is_better else 'lowest'} "
-                f"{metric} on the eval split: {best.value:.4f}, "
-                f"{abs(best.value - second.value):.4f} {better} than {second.algorithm} "
-                f"({second.value:.4f})"
-            )
+        better = "higher" if higher_is_better else "lower"
+        reason = (
+            f"{best.algorithm} has the {'highest' if higher_is_better else 'lowest'} "
+            f"{metric} on the eval split: {_shown_score(best.value)}, "
+            f"{_shown_score(abs(best.value - second.value))} {better} than {second.algorithm} "
+            f"({_shown_score(second.value)})"
+        )
     return Choice(metric, higher_is_better, ranked, reason, project_algorithm)
 
 
@@ -137,7 +156,7 @@ def choice_rows(choice: Choice) -> list[list[str]]:
         rows.append(
             [
                 candidate.algorithm,
-                f"{candidate.value:.4f}",
+                _shown_score(candidate.value),
                 f"{candidate.train_seconds:.1f} s",
                 f"{candidate.size_bytes / 1e6:.2f} MB",
                 shown_settings(candidate.settings),

@@ -30,6 +30,7 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.tfxio import dataset_options
 
 from kubetfx.components import predictions
+from kubetfx.components.candidates import SCORE_FILE
 from kubetfx.components.preprocessing import vocabulary_name
 from kubetfx.components.project import (
     TASK_METRICS,
@@ -284,13 +285,11 @@ def run_fn(fn_args: FnArgs) -> None:
         ),
     )
     if "candidate" in config:
-        from kubetfx.components import algorithm_choice
-
         metric = config["candidate"]["metric"]
         whole_split = dataset(fn_args.eval_files, repeat=False, size=SCORE_BATCH)
         value, rows = gate_score(model, whole_split, label.task, metric)
         logging.info("Scored %s on %d eval rows: %s %.4f.", settings.algorithm, rows, metric, value)
-        algorithm_choice.write_score(
+        write_score(
             fn_args.serving_model_dir, settings.algorithm, metric, value, rows, train_seconds
         )
 
@@ -346,3 +345,20 @@ def gate_score(model, dataset: tf.data.Dataset, task: str, metric: str) -> tuple
         measure.update_state(target, outputs)
         rows += int(tf.reduce_sum(tf.cast(kept, tf.int32)))
     return float(measure.result()), rows
+
+
+def write_score(
+    model_dir: str, algorithm: str, metric: str, value: float, rows: int, train_seconds: float
+) -> None:
+    """What a candidate of ``algorithm: auto`` leaves in its SavedModel folder for the choice."""
+    path = os.path.join(model_dir, SCORE_FILE)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    score = {
+        "algorithm": algorithm,
+        "metric": metric,
+        "value": value,
+        "rows": rows,
+        "train_seconds": round(train_seconds, 1),
+    }
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(score, f)

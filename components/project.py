@@ -567,6 +567,12 @@ class Project(Preparation):
                 f"{self.tuning.objective} is not a measure of a {task} task; use loss or one of "
                 + ", ".join(metrics),
             )
+        if isinstance(self.model, Auto) and self.code.run_fn:
+            raise ProjectError(
+                ("model", "algorithm"),
+                "auto trains its candidates with kubetfx's run_fn, which scores each one; this "
+                "project names its own code.run_fn: name one algorithm, or remove code.run_fn",
+            )
         if not metrics[gate.metric].bounded and gate.threshold < 0:
             raise ProjectError(
                 ("evaluation", "gate", "threshold"),

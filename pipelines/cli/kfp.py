@@ -165,6 +165,10 @@ def compile_command(
         if hyperparameters:
             given["--hyperparameters"] = hyperparameters
         training_only = [k for k, v in given.items() if v is not None and k != "--schema"]
+        if choose_algorithm:  # given as --choose-algorithm, not as --algorithm
+            training_only = [
+                "--choose-algorithm" if k == "--algorithm" else k for k in training_only
+            ]
         if pipeline == "predict" and training_only:
             raise UserError(
                 f"{', '.join(training_only)} set training, which the predict pipeline does not "

@@ -9,7 +9,14 @@ import os
 
 import click
 
-from kubetfx.components.project import ALGORITHMS, AUTO, UNTUNABLE_CHOICE, Auto
+from kubetfx.components.project import (
+    ALGORITHMS,
+    AUTO,
+    DEFAULT_CANDIDATES,
+    UNTUNABLE_CHOICE,
+    Auto,
+    model_settings,
+)
 from kubetfx.pipelines.errors import UserError
 
 # option -> the dotted project setting it replaces.
@@ -35,9 +42,10 @@ ALGORITHM = click.option(
 CHOOSE_ALGORITHM = click.option(
     "--choose-algorithm",
     is_flag=True,
-    help="Train the project's candidates side by side (model.candidates, default: "
-    "linear, wide_and_deep and gradient_boosted_trees) and go on with the best on the eval "
-    "split by the gate's metric; later runs train the chosen one.",
+    help="Train candidates side by side and go on with the best on the eval split by the "
+    "gate's metric; later runs train the chosen one. The candidates: the project's "
+    "model.candidates, else " + ", ".join(DEFAULT_CANDIDATES) + " and the algorithm the "
+    "project names, with its settings.",
 )
 SCHEMA = click.option(
     "--schema",
@@ -71,7 +79,7 @@ TUNE = click.option(
     "--tune",
     is_flag=True,
     help="Search the project's tuning section (a Tuner before the Trainer), then train with "
-    "the best values; later runs without --tune train with them too.",
+    "the best values; later runs of the algorithm without --tune train with them too.",
 )
 MAX_TRIALS = click.option(
     "--max-trials",
@@ -105,17 +113,23 @@ def check_tuning(loaded, tune: bool, max_trials: int | None, algorithm: str | No
     """
     if max_trials is not None and not tune:
         raise UserError("--max-trials applies to a tuned run; add --tune")
-    if tune and (algorithm == AUTO or algorithm is None and isinstance(loaded.project.model, Auto)):
+    if not tune:
+        return
+    project = loaded.project
+    if algorithm is not None and algorithm != project.model.algorithm:
+        model = Auto(algorithm=AUTO) if algorithm == AUTO else model_settings(algorithm)
+        project = project.model_copy(update={"model": model})
+    if isinstance(project.model, Auto):
         raise UserError(f"--tune: {UNTUNABLE_CHOICE}")
-    if tune and loaded.project.tuning is None:
+    if project.tuning is None:
         from kubetfx.components.project import tunable_settings
 
-        own = ", ".join(tunable_settings(loaded.project.model))
+        own = ", ".join(tunable_settings(project.model))
         raise UserError(
             f"--tune needs a tuning section in {loaded.path}: the settings to search "
             f"({own}) and max_trials (see README)"
         )
-    if tune and (problem := loaded.project.untunable()):
+    if problem := project.untunable():
         raise UserError(f"--tune: {problem}")
 
 
@@ -149,6 +163,28 @@ def training_options(command):
     return command
 
 
+def algorithm_settings(model, algorithm: str) -> dict:
+    """The model settings ``--algorithm algorithm`` gives a project whose model is ``model``.
+
+    The file's own settings of an algorithm stand for it, as a candidate's do.
+    ``auto`` over a file that names one algorithm: the default candidates, with
+    that algorithm and its settings among them.
+    """
+    if algorithm == model.algorithm:
+        return model.model_dump()
+    if isinstance(model, Auto):
+        known = [c for c in model.candidates if c.algorithm == algorithm]
+        return known[0].model_dump() if known else {"algorithm": algorithm}
+    if algorithm != AUTO:
+        return {"algorithm": algorithm}
+    candidates = [
+        model.model_dump() if name == model.algorithm else name for name in DEFAULT_CANDIDATES
+    ]
+    if model.algorithm not in DEFAULT_CANDIDATES:
+        candidates.append(model.model_dump())
+    return {"algorithm": AUTO, "candidates": candidates}
+
+
 def with_options(loaded, given: dict[str, object]):
     """The project with the settings the options in ``given`` (option: value) replace.
 
@@ -161,15 +197,7 @@ def with_options(loaded, given: dict[str, object]):
         if option in ("--data", "--schema"):
             value = os.path.abspath(str(value))
         if option == "--algorithm":
-            model = loaded.project.model
-            if value == model.algorithm:
-                value = model.model_dump()  # the project file's settings of it stand
-            elif isinstance(model, Auto) and value != AUTO:
-                # a candidate's settings in the file stand for it
-                known = [c for c in model.candidates if c.algorithm == value]
-                value = known[0].model_dump() if known else {"algorithm": value}
-            else:
-                value = {"algorithm": value}
+            value = algorithm_settings(loaded.project.model, value)
         if option == "--min-accuracy":
             from kubetfx.components.project import ACCURACY_METRICS
 

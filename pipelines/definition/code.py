@@ -32,8 +32,7 @@ GENERIC_MODULES = {
         "networks.py",
         "forests.py",
         "predictions.py",
-        "algorithm_choice.py",  # a candidate's score
-        "candidates.py",
+        "candidates.py",  # where a candidate's score goes
     ),
     TUNER_FN: (
         "project.py",

@@ -13,6 +13,7 @@ Two layouts are read into the same records:
 """
 
 import dataclasses
+import json
 import os
 
 from ml_metadata import errors as mlmd_errors
@@ -401,8 +402,14 @@ TUNER_NODE = "Tuner"
 BEST_HYPERPARAMETERS = "best_hyperparameters"
 
 
-def latest_tuned(metadata_path: str, pipeline_name: str) -> str | None:
-    """The URI of the best hyperparameters of the newest tuned run of a pipeline, if any."""
+def latest_tuned(
+    metadata_path: str, pipeline_name: str, algorithm: str | None = None
+) -> str | None:
+    """The URI of the best hyperparameters of the newest tuned run of a pipeline, if any.
+
+    With ``algorithm``, the newest tuned run of that algorithm: another's values
+    (a learning rate found for a deeper network) would not fit it.
+    """
     if pipeline_name not in recorded_pipelines(metadata_path):
         return None
     store = connect(metadata_path)
@@ -410,8 +417,22 @@ def latest_tuned(metadata_path: str, pipeline_name: str) -> str | None:
         for execution in run_executions(store, run_id):
             found = execution.outputs.get(BEST_HYPERPARAMETERS)
             if execution.node_id == TUNER_NODE and execution.state in SUCCEEDED and found:
-                return found[0].uri
+                if algorithm is None or tuned_algorithm(execution) == algorithm:
+                    return found[0].uri
     return None
+
+
+def tuned_algorithm(tuner: ExecutionRecord) -> str:
+    """The algorithm a Tuner's execution searched, from its custom_config."""
+    from kubetfx.components.project import DEFAULT_ALGORITHM
+
+    model = {}
+    if "custom_config" in tuner.properties:
+        try:
+            model = json.loads(tuner.properties["custom_config"].string_value).get("model") or {}
+        except ValueError:
+            pass
+    return model.get("algorithm", DEFAULT_ALGORITHM)  # tuned before there was a choice
 
 
 def latest_choice(metadata_path: str, pipeline_name: str):

@@ -34,6 +34,7 @@ import yaml
 
 from kubetfx.components.beam_workers import job_service, on_dataflow
 from kubetfx.components.kfp_entrypoint import local_path_for_uri
+from kubetfx.components.project import AUTO
 from kubetfx.pipelines.definition.settings import RunSettings
 from kubetfx.pipelines.errors import UserError
 from kubetfx.pipelines.kfp import parameters as run_parameters
@@ -111,6 +112,11 @@ def compile_pipeline(
         )
     if hyperparameters and tune:
         raise UserError("--hyperparameters gives tuned values; --tune searches anew: pick one")
+    if hyperparameters and loaded.project.model.algorithm == AUTO:
+        raise UserError(
+            "--hyperparameters gives one algorithm tuned values; the package chooses among "
+            "candidates, which train with their own settings: pick one"
+        )
     settings = RunSettings(
         push_destination=serving_dir or contract.SERVING_MOUNT,
         beam_args=tuple(beam_args),

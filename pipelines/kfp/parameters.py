@@ -118,8 +118,7 @@ TRAIN_STEPS = RunParameter(
     name="train_steps",
     parameter_type="NUMBER_INTEGER",
     bindings=(
-        ("Trainer", "override__train_args__num_steps"),
-        *((task, "override__train_args__num_steps") for task in contract.CANDIDATE_TASKS),
+        *((task, "override__train_args__num_steps") for task in contract.TRAINER_TASKS),
         (contract.TRACKER_NODE, "train_steps"),
     ),
     description="Training steps",

@@ -2,7 +2,7 @@
 
 from kubetfx import __version__
 from kubetfx.components.candidates import NODE as CHOICE_TASK
-from kubetfx.components.candidates import candidate_node
+from kubetfx.components.candidates import TRAINER_NODE, candidate_node
 from kubetfx.components.kfp_contract import (  # noqa: F401
     CODE_DIGEST_ARG,
     DATA_FINGERPRINT_INPUT,
@@ -86,8 +86,10 @@ BEAM_WORK_PVC = "kubetfx-beam-work"
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 ENTRYPOINT = ["python", "-m", "kubetfx.components.kfp_entrypoint"]
 
-# The Trainers of model.algorithm: auto's candidates, one per algorithm.
+# The Trainers of model.algorithm: auto's candidates, one per algorithm, and
+# every task that trains: those, or the one Trainer.
 CANDIDATE_TASKS = tuple(candidate_node(algorithm) for algorithm in ALGORITHMS)
+TRAINER_TASKS = (TRAINER_NODE, *CANDIDATE_TASKS)
 
 # Kubernetes requests and limits per task (CPU cores, memory in GB), in the
 # ResourceSpec fields KFP 2.x honours. Beam and TensorFlow tasks get more.
@@ -96,8 +98,7 @@ HEAVY_TASKS = (
     "StatisticsGen",
     "Transform",
     "Tuner",
-    "Trainer",
-    *CANDIDATE_TASKS,
+    *TRAINER_TASKS,
     "Evaluator",
     "BulkInferrer",
     "Predictions",

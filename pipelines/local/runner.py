@@ -19,6 +19,7 @@ from typing import IO
 
 from kubetfx.components import extras
 from kubetfx.components.kfp_contract import resolve_package_path
+from kubetfx.components.project import Auto
 from kubetfx.pipelines import preflight
 from kubetfx.pipelines.console import output_to_log
 from kubetfx.pipelines.definition import lock
@@ -90,8 +91,6 @@ def with_kept_choice(loaded: ProjectFile, metadata_path: str) -> tuple[ProjectFi
     project file names the algorithm it named when the choice was made, and no
     ``--algorithm`` is given; the chosen candidate's settings come with it.
     """
-    from kubetfx.components.project import Auto
-
     model = loaded.project.model
     if "model" in loaded.options or isinstance(model, Auto):
         return loaded, None
@@ -101,11 +100,14 @@ def with_kept_choice(loaded: ProjectFile, metadata_path: str) -> tuple[ProjectFi
     chosen = choice.chosen.algorithm
     if chosen == model.algorithm:
         return loaded, None  # the file's own settings of it stand
-    kept = loaded.with_overrides({"model": choice.chosen.settings}, {"model": "the kept choice"})
+    kept = loaded.with_overrides(
+        {"model": choice.chosen.settings}, {"model": "the algorithm an earlier run chose"}
+    )
+    others = ", ".join(c.algorithm for c in choice.candidates[1:])
     return kept, (
-        f"trains {chosen}, which an earlier run chose over {choice.candidates[1].algorithm} "
-        f"and the rest ({choice.metric} {choice.chosen.value:.4f}); --algorithm, or another "
-        "algorithm in the project file, trains another"
+        f"trains {chosen}, which an earlier run chose over {others} ({choice.metric} "
+        f"{choice.chosen.value:.4f}); --algorithm, or another algorithm in the project file, "
+        "trains another"
     )
 
 
@@ -168,8 +170,14 @@ def run(
         loaded, kept = with_kept_choice(loaded, settings.metadata_path)
         if kept:
             terminal.write(f"kubetfx: {kept}\n")
-        if not settings.tune:  # train with the last tuned values, if there are any
-            tuned = metadata.latest_tuned(settings.metadata_path, loaded.project.name)
+        model = loaded.project.model
+        if settings.tune and (problem := loaded.project.untunable()):
+            raise UserError(f"--tune: {problem}")  # the kept algorithm's own settings
+        if not settings.tune and not isinstance(model, Auto):
+            # Train with the last tuned values of this algorithm, if there are any.
+            tuned = metadata.latest_tuned(
+                settings.metadata_path, loaded.project.name, model.algorithm
+            )
             settings = dataclasses.replace(settings, hyperparameters=tuned)
         pipeline = _make_pipeline_proto(create_pipeline(loaded, settings))
         runtime_parameter_utils.substitute_runtime_parameter(

@@ -25,6 +25,7 @@ from kubetfx.components.project import (
     ALGORITHMS,
     AUTO,
     DEFAULT_ALGORITHM,
+    DEFAULT_CANDIDATES,
     TASKS,
     Training,
     model_settings,
@@ -401,8 +402,15 @@ def render(
         "",
         "model:",
         *(f"  # {line}" for line in textwrap.wrap(reason + ".", 86)),
-        "  # `kubetfx run --choose-algorithm` trains linear, wide_and_deep and",
-        "  # gradient_boosted_trees side by side and keeps the best on this data.",
+        *(
+            f"  # {line}"
+            for line in textwrap.wrap(
+                "`kubetfx run --choose-algorithm` trains "
+                + ", ".join(dict.fromkeys([*DEFAULT_CANDIDATES, model.algorithm]))
+                + " side by side and keeps the best on this data.",
+                86,
+            )
+        ),
         f"  algorithm: {model.algorithm}  # or "
         + ", ".join(a for a in (*ALGORITHMS, AUTO) if a != model.algorithm),
         *(

@@ -11,7 +11,7 @@ from tfx.utils import path_utils
 
 from kubetfx.components import algorithm_choice, candidates
 from kubetfx.components.errors import TaskError
-from kubetfx.components.model import gate_score
+from kubetfx.components.model import gate_score, write_score
 
 
 def _trained(root, algorithm: str, value: float | None, seconds: float, payload: bytes):
@@ -23,7 +23,7 @@ def _trained(root, algorithm: str, value: float | None, seconds: float, payload:
     with open(os.path.join(serving, "saved_model.pb"), "wb") as f:
         f.write(payload)
     if value is not None:
-        algorithm_choice.write_score(serving, algorithm, "auc", value, 250, seconds)
+        write_score(serving, algorithm, "auc", value, 250, seconds)
     return model
 
 

@@ -94,3 +94,22 @@ def test_candidate_nodes_are_letters_only_and_the_table_shows_each_candidates_ow
         ["wide_and_deep", "0.8000", "12.3 s", "1.09 MB", "hidden_units=8,4, learning_rate=0.001"],
         ["linear", "0.7000", "3.0 s", "0.84 MB", "learning_rate=0.001"],
     ]
+
+
+def test_a_score_that_is_not_a_number_ranks_last():
+    diverged = _candidate(NETWORK, float("nan"), seconds=1.0)
+    choice = rank([diverged, _candidate(LINEAR, 0.61, seconds=9.0)], "auc", True, "linear")
+    assert [c.algorithm for c in choice.candidates] == ["linear", "wide_and_deep"]
+    assert choice.reason == "linear is the only candidate with a auc score"
+    lost = rank([diverged, _candidate(TREES, float("nan"), 0.5)], "auc", True, "linear")
+    assert lost.reason == "no candidate has a auc score; gradient_boosted_trees trained fastest"
+
+
+def test_a_record_with_fields_of_a_newer_kubetfx_still_reads():
+    import json
+
+    choice = rank([_candidate(LINEAR, 0.7), _candidate(TREES, 0.8)], "auc", True, "linear")
+    data = json.loads(choice.to_json())
+    data["holdout"] = "test"
+    data["candidates"][0]["calibration"] = 0.1
+    assert Choice.from_json(json.dumps(data)) == choice

@@ -76,3 +76,17 @@ def test_what_failed_after_the_signal_came_counts_as_stopped(tmp_path):
     states = _states(path)
     assert states[late] == Execution.CANCELED
     assert states[ids["Transform"]] == Execution.FAILED  # failed before the signal
+
+
+def test_a_tuners_algorithm_is_read_from_its_config_and_older_ones_tuned_the_default():
+    def tuner(config: str | None) -> metadata.ExecutionRecord:
+        properties = {}
+        if config is not None:
+            properties["custom_config"] = metadata_store_pb2.Value(string_value=config)
+        return metadata.ExecutionRecord("Tuner", 1, "complete", 0, 0, {}, properties)
+
+    forest = '{"model": {"algorithm": "gradient_boosted_trees", "num_trees": 300}}'
+    assert metadata.tuned_algorithm(tuner(forest)) == "gradient_boosted_trees"
+    assert metadata.tuned_algorithm(tuner('{"model": {"hidden_units": [8]}}')) == "wide_and_deep"
+    assert metadata.tuned_algorithm(tuner(None)) == "wide_and_deep"
+    assert metadata.tuned_algorithm(tuner("not json")) == "wide_and_deep"

@@ -79,3 +79,14 @@ def test_a_choice_cannot_be_tuned(tmp_path):
             data=TAXI_DATA_URI,
             tune=True,
         )
+
+
+def test_a_choice_takes_no_tuned_values(tmp_path):
+    best = "minio://mlpipeline/v2/artifacts/kubetfx-taxi/run/Tuner/1/best_hyperparameters"
+    with pytest.raises(UserError, match=r"^--hyperparameters gives one algorithm tuned values"):
+        compile_pipeline(
+            TAXI.with_overrides({"model": "auto"}),
+            str(tmp_path / "p.yaml"),
+            data=TAXI_DATA_URI,
+            hyperparameters=best,
+        )

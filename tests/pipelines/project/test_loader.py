@@ -284,3 +284,12 @@ def test_auto_trains_the_default_candidates_or_the_files_own(tmp_path):
 )
 def test_a_wrong_candidate_list_is_one_line(tmp_path, model, expected):
     assert _error(tmp_path, PROJECT + f"model: {model}\n") == f"22: {expected}"
+
+
+def test_auto_with_a_run_fn_of_the_projects_own_is_refused(tmp_path):
+    text = PROJECT + "model: auto\ncode:\n  run_fn: trainer.py:run_fn\n"
+    assert _error(tmp_path, text) == (
+        "22: model: auto trains its candidates with kubetfx's run_fn, which scores "
+        "each one; this project names its own code.run_fn: name one algorithm, or remove "
+        "code.run_fn"
+    )
