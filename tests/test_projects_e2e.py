@@ -16,6 +16,7 @@ import shutil
 import pytest
 import tensorflow as tf
 
+from kubetfx.components import forests
 from kubetfx.components.visualizations import classification_metrics, overall_metrics
 from kubetfx.pipelines.history import metadata
 from kubetfx.pipelines.kfp.emulator import run as emulator
@@ -145,6 +146,7 @@ def test_the_pushed_model_answers_raw_rows(project):
     _, task, _ = CASES[name]
     serving = root / "project" / "kubetfx_output" / "serving"
     (version,) = os.listdir(serving)
+    forests.load_ops()  # what init drafts is a forest: its inference ops, in this process
     loaded = tf.saved_model.load(str(serving / version))
     outputs = loaded.signatures["serving_default"](examples=tf.constant(_examples(root)))
     values = outputs["outputs"].numpy()
